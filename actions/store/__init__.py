@@ -1,0 +1,44 @@
+"""The bot's one home for database access: `Store` for actions.
+
+Deploys migrate first with `python -m actions.store.migrate` (or `migrate.upgrade(url)`);
+demos reset with `python -m actions.store.seed`.
+
+    from actions.store import Store, StoreUnavailableError
+
+    store = Store.from_env()          # CS_STORE_URL, else SQLite in $CS_DATA_DIR or var/
+    customer = store.get_or_create_guest("rest", sender_id)
+    order = store.order_for_customer(customer.id, "10001")
+"""
+from actions.store.errors import StoreError, StoreUnavailableError, UnknownCustomerError
+from actions.store.repository import Store
+from actions.store.views import (
+    CancelResult,
+    CustomerView,
+    InteractionView,
+    OrderItemView,
+    OrderStatus,
+    OrderView,
+    PreferenceView,
+    ProductView,
+    Purchase,
+    RefundStatus,
+    RefundView,
+)
+
+__all__ = [
+    "CancelResult",
+    "CustomerView",
+    "InteractionView",
+    "OrderItemView",
+    "OrderStatus",
+    "OrderView",
+    "PreferenceView",
+    "ProductView",
+    "Purchase",
+    "RefundStatus",
+    "RefundView",
+    "Store",
+    "StoreError",
+    "StoreUnavailableError",
+    "UnknownCustomerError",
+]

@@ -1,0 +1,524 @@
+"""`Store`: every read and write the bot's actions make, one short transaction each.
+
+Each method opens its own Session, commits or rolls back before returning, and returns
+frozen views (`views.py`), never ORM objects. Look-ups by order number always include the
+customer, so one customer's order is never shown to another.
+
+The methods are synchronous; from an async rasa_sdk action call them through
+`asyncio.to_thread` (or the action server's executor) so a slow query does not stall
+other conversations.
+"""
+import datetime as dt
+from contextlib import contextmanager
+from dataclasses import asdict
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Dict, Iterator, List, Optional
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql import Select
+
+from actions.store.engine import SQLITE_IMMEDIATE, default_url, make_engine
+from actions.store.errors import UnknownCustomerError, translated_errors
+from actions.store.models import (
+    ChannelIdentity,
+    Customer,
+    HandoffTicket,
+    Interaction,
+    Order,
+    OrderItem,
+    Preference,
+    Product,
+    Refund,
+    utcnow,
+)
+from actions.store.views import (
+    OPEN_ORDER_STATUSES,
+    CancelResult,
+    CustomerView,
+    InteractionView,
+    OrderItemView,
+    OrderStatus,
+    OrderView,
+    PreferenceView,
+    ProductView,
+    Purchase,
+    RefundStatus,
+    RefundView,
+)
+
+# How long the payment provider takes to return money for a cancelled order.
+REFUND_EXPECTED_DAYS = 7
+DEFAULT_HISTORY_LIMIT = 20
+DEFAULT_POPULAR_LIMIT = 5
+
+_REFUSED_CANCELLATIONS = {
+    OrderStatus.SHIPPED.value: CancelResult.ALREADY_SHIPPED,
+    OrderStatus.DELIVERED.value: CancelResult.ALREADY_SHIPPED,
+    OrderStatus.CANCELLED.value: CancelResult.ALREADY_CANCELLED,
+}
+# Bulk deletes run in a fresh session: there are no loaded objects to keep in sync.
+_BULK = {"synchronize_session": False}
+_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_NO_PREFERENCES = PreferenceView(
+    language=None, preferred_channel=None, marketing_consent=False, updated_at=None
+)
+
+
+class Store:
+    """The personalisation and order store; `Store.from_env()` in actions."""
+
+    def __init__(self, url: Optional[str] = None) -> None:
+        self._engine = make_engine(url)
+
+    @classmethod
+    def from_env(cls) -> "Store":
+        """The store that `CS_STORE_URL` / `CS_DATA_DIR` point to."""
+        return cls(default_url())
+
+    def close(self) -> None:
+        """Release pooled connections (tests, shutdown)."""
+        self._engine.dispose()
+
+    # -- identities -------------------------------------------------------------------
+
+    def customer_for_identity(self, channel: str, sender_id: str) -> Optional[CustomerView]:
+        """Who is talking on `channel` as `sender_id`, if we know them."""
+        with self._read() as session:
+            customer = _identity_customer(session, channel, sender_id)
+            return _customer_view(customer) if customer else None
+
+    def link_identity(self, customer_id: int, channel: str, sender_id: str) -> None:
+        """Make (`channel`, `sender_id`) mean `customer_id`, e.g. once a guest verified.
+
+        An identity already linked elsewhere moves; the old (guest) customer keeps its rows.
+        """
+        with self._write(customer_id) as session:
+            insert = _insert(session, ChannelIdentity).values(
+                channel=channel, sender_id=sender_id, customer_id=customer_id
+            )
+            session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["channel", "sender_id"],
+                    set_={"customer_id": insert.excluded.customer_id},
+                )
+            )
+
+    def get_or_create_guest(self, channel: str, sender_id: str) -> CustomerView:
+        """The customer behind this sender, creating a nameless guest on first contact.
+
+        Safe when two workers see the same new sender at once: one guest wins.
+        """
+        with self._write() as session:
+            known = _identity_customer(session, channel, sender_id)
+            if known:
+                return _customer_view(known)
+            guest = Customer()
+            session.add(guest)
+            session.flush()
+            linked = session.execute(
+                _insert(session, ChannelIdentity)
+                .values(channel=channel, sender_id=sender_id, customer_id=guest.id)
+                .on_conflict_do_nothing(index_elements=["channel", "sender_id"])
+            )
+            if linked.rowcount:
+                return _customer_view(guest)
+            session.delete(guest)  # another worker linked this sender first
+            return _customer_view(_identity_customer(session, channel, sender_id))
+
+    # -- orders ---------------------------------------------------------------------
+
+    def order_for_customer(self, customer_id: int, number: str) -> Optional[OrderView]:
+        """The order `number` if it belongs to `customer_id`; None otherwise, never a leak."""
+        with self._read() as session:
+            orders = _orders(
+                session,
+                _order_query().where(Order.customer_id == customer_id, Order.number == number),
+            )
+            return orders[0] if orders else None
+
+    def order_by_number_and_email(self, number: str, email: str) -> Optional[OrderView]:
+        """The order `number` if its customer's email is `email` (guest verification)."""
+        email = email.strip().lower()
+        if not email:
+            return None
+        query = (
+            _order_query()
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Order.number == number, func.lower(Customer.email) == email)
+        )
+        with self._read() as session:
+            orders = _orders(session, query)
+            return orders[0] if orders else None
+
+    def latest_order(self, customer_id: int) -> Optional[OrderView]:
+        """The customer's most recently placed order, whatever its status."""
+        query = _order_query().where(Order.customer_id == customer_id).limit(1)
+        with self._read() as session:
+            orders = _orders(session, query)
+            return orders[0] if orders else None
+
+    def open_orders(self, customer_id: int) -> List[OrderView]:
+        """Orders still on their way (processing or shipped), newest first."""
+        statuses = [status.value for status in OPEN_ORDER_STATUSES]
+        query = _order_query().where(
+            Order.customer_id == customer_id, Order.status.in_(statuses)
+        )
+        with self._read() as session:
+            return _orders(session, query)
+
+    def cancel_order(self, customer_id: int, number: str) -> CancelResult:
+        """Cancel a processing order and open a pending refund for its total, atomically.
+
+        The order row is locked (PostgreSQL) or the database write-locked (SQLite) first,
+        so two simultaneous cancellations produce one refund.
+        """
+        with self._write(customer_id) as session:
+            order = session.execute(
+                select(Order)
+                .where(Order.customer_id == customer_id, Order.number == number)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if order is None:
+                return CancelResult.NOT_FOUND
+            refused = _REFUSED_CANCELLATIONS.get(order.status)
+            if refused:
+                return refused
+            order.status = OrderStatus.CANCELLED.value
+            session.add(
+                Refund(
+                    order_id=order.id,
+                    amount_cents=order.total_cents,
+                    status=RefundStatus.PENDING.value,
+                    expected_date=utcnow().date() + dt.timedelta(days=REFUND_EXPECTED_DAYS),
+                )
+            )
+            return CancelResult.CANCELLED
+
+    def refund_for_order(self, customer_id: int, number: str) -> Optional[RefundView]:
+        """The refund of the customer's order `number`, if there is one."""
+        with self._read() as session:
+            row = session.execute(
+                select(Refund, Order)
+                .join(Order, Order.id == Refund.order_id)
+                .where(Order.customer_id == customer_id, Order.number == number)
+            ).one_or_none()
+            return _refund_view(row.Refund, row.Order) if row else None
+
+    # -- preferences and history ------------------------------------------------------
+
+    def set_language(self, customer_id: int, language: str) -> None:
+        """Remember the language to answer this customer in."""
+        self._set_preference(customer_id, language=language)
+
+    def set_marketing_consent(self, customer_id: int, consent: bool) -> None:
+        """Record the customer's answer to "may we send you offers?"."""
+        self._set_preference(customer_id, marketing_consent=consent)
+
+    def preferences(self, customer_id: int) -> PreferenceView:
+        """Saved preferences, or the defaults when nothing was saved."""
+        with self._read() as session:
+            preference = session.get(Preference, customer_id)
+            return _preference_view(preference) if preference else _NO_PREFERENCES
+
+    def record_interaction(
+        self, customer_id: int, channel: str, intent: str, language: Optional[str] = None
+    ) -> None:
+        """Append one handled turn to the customer's history."""
+        with self._write(customer_id) as session:
+            session.add(
+                Interaction(
+                    customer_id=customer_id, channel=channel, intent=intent, language=language
+                )
+            )
+
+    def history(
+        self, customer_id: int, limit: int = DEFAULT_HISTORY_LIMIT
+    ) -> List[InteractionView]:
+        """The customer's latest interactions, newest first."""
+        with self._read() as session:
+            rows = session.execute(
+                select(Interaction)
+                .where(Interaction.customer_id == customer_id)
+                .order_by(Interaction.at.desc(), Interaction.id.desc())
+                .limit(limit)
+            ).scalars()
+            return [_interaction_view(row) for row in rows]
+
+    def purchase_history(self, customer_id: int) -> List[Purchase]:
+        """Products the customer bought (cancelled orders excluded), newest first."""
+        with self._read() as session:
+            rows = session.execute(
+                select(Product.sku, Product.name, Product.category, Order.placed_at)
+                .join(OrderItem, OrderItem.sku == Product.sku)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(
+                    Order.customer_id == customer_id,
+                    Order.status != OrderStatus.CANCELLED.value,
+                )
+                .order_by(Order.placed_at.desc(), Product.sku)
+            )
+            return [Purchase(*row) for row in rows]
+
+    def popular_products(self, limit: int = DEFAULT_POPULAR_LIMIT) -> List[ProductView]:
+        """Best sellers by units in orders that were not cancelled."""
+        units = func.sum(OrderItem.quantity)
+        with self._read() as session:
+            rows = session.execute(
+                select(Product)
+                .join(OrderItem, OrderItem.sku == Product.sku)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(Order.status != OrderStatus.CANCELLED.value)
+                .group_by(Product.sku)
+                .order_by(units.desc(), Product.sku)
+                .limit(limit)
+            ).scalars()
+            return [_product_view(product) for product in rows]
+
+    # -- handoff --------------------------------------------------------------------
+
+    def create_ticket(
+        self, customer_id: int, sender_id: str, channel: str, reason: str, transcript: str
+    ) -> int:
+        """Open a ticket for a human agent; returns its id to quote to the customer."""
+        with self._write(customer_id) as session:
+            ticket = HandoffTicket(
+                customer_id=customer_id,
+                sender_id=sender_id,
+                channel=channel,
+                reason=reason,
+                transcript=transcript,
+            )
+            session.add(ticket)
+            session.flush()
+            return ticket.id
+
+    # -- privacy --------------------------------------------------------------------
+
+    def export_customer(self, customer_id: int) -> Dict[str, Any]:
+        """Everything stored about the customer, JSON-serialisable (right of access)."""
+        with self._read() as session:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise UnknownCustomerError(customer_id)
+            return _jsonable(_export(session, customer))
+
+    def forget_customer(self, customer_id: int) -> bool:
+        """Delete the customer and every row about them (right to erasure).
+
+        Returns False when there was nothing to forget.
+        """
+        with self._write(customer_id) as session:
+            order_ids = select(Order.id).where(Order.customer_id == customer_id)
+            statements = [
+                delete(Refund).where(Refund.order_id.in_(order_ids)),
+                delete(OrderItem).where(OrderItem.order_id.in_(order_ids)),
+                *(
+                    delete(model).where(model.customer_id == customer_id)
+                    for model in (Order, Interaction, HandoffTicket, Preference, ChannelIdentity)
+                ),
+            ]
+            for statement in statements:
+                session.execute(statement, execution_options=_BULK)
+            deleted = session.execute(
+                delete(Customer).where(Customer.id == customer_id), execution_options=_BULK
+            )
+            return bool(deleted.rowcount)
+
+    # -- sessions -------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction; never blocks writers (WAL / MVCC)."""
+        with translated_errors(self._engine.url), self._session() as session:
+            yield session
+
+    @contextmanager
+    def _write(self, customer_id: Optional[int] = None) -> Iterator[Session]:
+        """A write transaction that queues for SQLite's write lock from its first statement.
+
+        For writes about `customer_id`, a violated foreign key can only mean that the
+        customer does not exist (any more).
+        """
+        try:
+            with translated_errors(self._engine.url), self._session() as session:
+                session.connection(execution_options={SQLITE_IMMEDIATE: True})
+                yield session
+        except IntegrityError:
+            if customer_id is None:
+                raise
+            raise UnknownCustomerError(customer_id) from None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A Session inside one transaction: committed on success, rolled back on error."""
+        with Session(self._engine, future=True) as session, session.begin():
+            yield session
+
+    def _set_preference(self, customer_id: int, **values: Any) -> None:
+        """Upsert only the given columns, so concurrent updates of others are kept."""
+        values["updated_at"] = utcnow()
+        with self._write(customer_id) as session:
+            insert = _insert(session, Preference).values(customer_id=customer_id, **values)
+            session.execute(
+                insert.on_conflict_do_update(index_elements=["customer_id"], set_=values)
+            )
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both backends support it)."""
+    return _DIALECT_INSERTS[session.get_bind().dialect.name](model)
+
+
+def _identity_customer(session: Session, channel: str, sender_id: str) -> Optional[Customer]:
+    return session.execute(
+        select(Customer)
+        .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.sender_id == sender_id)
+    ).scalar_one_or_none()
+
+
+def _order_query() -> Select:
+    """Orders with their items and products loaded, newest first."""
+    return (
+        select(Order)
+        .options(selectinload(Order.items).selectinload(OrderItem.product))
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+    )
+
+
+def _orders(session: Session, query: Select) -> List[OrderView]:
+    return [_order_view(order) for order in session.execute(query).scalars()]
+
+
+def _export(session: Session, customer: Customer) -> Dict[str, Any]:
+    """The export document; ORM rows become views first, so it shows what actions see."""
+    customer_id = customer.id
+    orders = session.execute(_order_query().where(Order.customer_id == customer_id)).scalars()
+    preference = session.get(Preference, customer_id)
+
+    def rows(model: Any) -> List[Any]:
+        return session.execute(
+            select(model).where(model.customer_id == customer_id)
+        ).scalars().all()
+
+    return {
+        "customer": asdict(_customer_view(customer)),
+        "identities": [
+            {"channel": row.channel, "sender_id": row.sender_id}
+            for row in rows(ChannelIdentity)
+        ],
+        "preferences": asdict(_preference_view(preference)) if preference else None,
+        "orders": [
+            {
+                **asdict(_order_view(order)),
+                "refund": asdict(_refund_view(order.refund, order)) if order.refund else None,
+            }
+            for order in orders
+        ],
+        "interactions": [asdict(_interaction_view(row)) for row in rows(Interaction)],
+        "handoff_tickets": [
+            {
+                "id": ticket.id,
+                "created_at": ticket.created_at,
+                "channel": ticket.channel,
+                "sender_id": ticket.sender_id,
+                "reason": ticket.reason,
+                "status": ticket.status,
+                "transcript": ticket.transcript,
+            }
+            for ticket in rows(HandoffTicket)
+        ],
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates as ISO 8601, money as exact decimal strings, enums as their values."""
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+def _customer_view(customer: Customer) -> CustomerView:
+    return CustomerView(
+        id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        created_at=customer.created_at,
+    )
+
+
+def _order_view(order: Order) -> OrderView:
+    return OrderView(
+        number=order.number,
+        status=OrderStatus(order.status),
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        placed_at=order.placed_at,
+        delivery_date=order.delivery_date,
+        total=_money(order.total_cents),
+        currency=order.currency,
+        shipping_address=order.shipping_address,
+        items=tuple(
+            OrderItemView(
+                sku=item.sku,
+                name=item.product.name,
+                quantity=item.quantity,
+                price=_money(item.price_cents),
+            )
+            for item in order.items
+        ),
+    )
+
+
+def _refund_view(refund: Refund, order: Order) -> RefundView:
+    return RefundView(
+        order_number=order.number,
+        amount=_money(refund.amount_cents),
+        currency=order.currency,
+        status=RefundStatus(refund.status),
+        expected_date=refund.expected_date,
+    )
+
+
+def _preference_view(preference: Preference) -> PreferenceView:
+    return PreferenceView(
+        language=preference.language,
+        preferred_channel=preference.preferred_channel,
+        marketing_consent=preference.marketing_consent,
+        updated_at=preference.updated_at,
+    )
+
+
+def _interaction_view(interaction: Interaction) -> InteractionView:
+    return InteractionView(
+        at=interaction.at,
+        channel=interaction.channel,
+        intent=interaction.intent,
+        language=interaction.language,
+    )
+
+
+def _product_view(product: Product) -> ProductView:
+    return ProductView(
+        sku=product.sku,
+        name=product.name,
+        category=product.category,
+        price=_money(product.price_cents),
+    )

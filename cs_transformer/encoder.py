@@ -1,0 +1,147 @@
+"""A HuggingFace encoder as a sentence embedder that is partly frozen.
+
+The lower layers (and the embeddings) stay as pre-trained: they hold the cross-lingual
+alignment that lets a model trained on English understand Spanish or Chinese. Only the top
+`trainable_layers` are fine-tuned. Each forward pass returns two mean-pooled sentence
+vectors: the fine-tuned top layer, and the output of the last frozen layer, whose space
+never moves, for nearest-prototype retrieval.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from pathlib import Path
+from typing import ContextManager, Dict, Iterator, List, Optional, Sequence, Text, Tuple
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from cs_transformer.errors import CsTransformerError
+
+logger = logging.getLogger(__name__)
+
+MODELS_WITH_POOLER = {"bert", "roberta", "xlm-roberta"}
+
+
+def resolve_device(requested: Text) -> torch.device:
+    """`auto` picks CUDA when present; asking for CUDA without one is an error with a fix."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise CsTransformerError(
+            f"device: {requested} was requested but torch sees no CUDA GPU. "
+            "Set `device: auto` (or `cpu`) in config.yml, or install a CUDA build of torch."
+        )
+    return torch.device(requested)
+
+
+def resolve_precision(requested: Text, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype: None (fp32) on CPU; bf16 where the GPU has it, else fp16."""
+    if device.type != "cuda" or requested == "fp32":
+        return None
+    if requested == "fp16":
+        return torch.float16
+    if requested == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-6)
+
+
+def encoder_layers(model: PreTrainedModel) -> nn.ModuleList:
+    """The stack of transformer blocks (BERT, XLM-R, DistilBERT and most encoders)."""
+    for path in ("encoder.layer", "transformer.layer", "layers"):
+        module: object = model
+        for attribute in path.split("."):
+            module = getattr(module, attribute, None)
+        if isinstance(module, nn.ModuleList):
+            return module
+    raise CsTransformerError(
+        f"Cannot find the transformer layers of {type(model).__name__}; use a BERT-like encoder "
+        "(BERT, XLM-RoBERTa, multilingual-e5, LaBSE, DistilBERT)."
+    )
+
+
+class SentenceEncoder(nn.Module):
+    """Tokenizer + encoder + mean pooling, with the bottom of the stack frozen."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        trainable_layers: int,
+        text_prefix: Text = "",
+        max_length: int = 128,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.text_prefix = text_prefix
+        self.max_length = max_length
+        layers = encoder_layers(model)
+        self.trainable_layers = min(trainable_layers, len(layers))
+        self.frozen_depth = len(layers) - self.trainable_layers
+        for parameter in model.parameters():
+            parameter.requires_grad = False
+        for layer in list(layers)[self.frozen_depth :]:
+            for parameter in layer.parameters():
+                parameter.requires_grad = True
+
+    @classmethod
+    def from_directory(cls, directory: Path, trainable_layers: int, text_prefix: Text, max_length: int) -> SentenceEncoder:
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
+        # Mean pooling replaces the pooler: skip building (and warning about) an untrained one.
+        extra = {"add_pooling_layer": False} if config.model_type in MODELS_WITH_POOLER else {}
+        model = AutoModel.from_pretrained(str(directory), config=config, local_files_only=True, **extra)
+        return cls(model, tokenizer, trainable_layers, text_prefix, max_length)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def trainable_state(self) -> Dict[Text, torch.Tensor]:
+        """Only what fine-tuning changed: the rest is the base model, stored once on disk."""
+        return {name: p.detach().cpu().contiguous() for name, p in self.model.named_parameters() if p.requires_grad}
+
+    def load_trainable_state(self, state: Dict[Text, torch.Tensor]) -> None:
+        expected = {name for name, p in self.model.named_parameters() if p.requires_grad}
+        if set(state) != expected:
+            raise CsTransformerError(
+                "The saved classifier does not fit its base model (different architecture or "
+                "trainable_layers). Retrain with `rasa train --force`."
+            )
+        self.model.load_state_dict(state, strict=False)
+
+    def tokenize(self, texts: Sequence[Text]) -> Dict[Text, torch.Tensor]:
+        return self.tokenizer(
+            [self.text_prefix + text for text in texts],
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(fine-tuned sentence vectors, frozen-layer sentence vectors)."""
+        output = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        hidden_states = output.hidden_states
+        tuned = mean_pool(hidden_states[-1], attention_mask)
+        frozen = mean_pool(hidden_states[self.frozen_depth], attention_mask)
+        return tuned, frozen
+
+
+def length_buckets(texts: Sequence[Text], batch_size: int) -> Iterator[List[int]]:
+    """Indices in batches of similar length, so padding (wasted compute) stays small."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManager:
+    return torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None else nullcontext()

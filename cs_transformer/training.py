@@ -1,0 +1,178 @@
+"""Fine-tuning loop for the transformer classifier: one job, no Rasa types.
+
+AdamW with linear warm-up and decay, cross-entropy with label smoothing, a stratified
+validation split with early stopping (the best epoch's weights are restored), fixed
+seeds, autocast on CUDA. Progress is shown per epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Text, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from cs_transformer.encoder import SentenceEncoder, autocast
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    head_learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    label_smoothing: float
+    validation_split: float
+    early_stopping_patience: int
+    random_seed: int
+
+
+@dataclass
+class TrainingReport:
+    epochs_run: int = 0
+    best_epoch: int = 0
+    best_validation_accuracy: Optional[float] = None
+    seconds: float = 0.0
+    history: List[Dict[Text, float]] = field(default_factory=list)
+
+
+def set_seeds(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> Tuple[List[int], List[int]]:
+    """(train indices, validation indices); classes with < 3 examples stay in training."""
+    rng = random.Random(seed)
+    by_label: Dict[int, List[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    train, validation = [], []
+    for indices in by_label.values():
+        rng.shuffle(indices)
+        take = int(len(indices) * fraction) if len(indices) >= 3 else 0
+        validation.extend(indices[:take])
+        train.extend(indices[take:])
+    return sorted(train), sorted(validation)
+
+
+class Trainer:
+    """Trains `encoder` (its trainable layers) and `head` together on (text, label) pairs."""
+
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        head: nn.Module,
+        settings: TrainingSettings,
+        device: torch.device,
+        dtype: Optional[torch.dtype],
+    ) -> None:
+        self.encoder = encoder
+        self.head = head
+        self.settings = settings
+        self.device = device
+        self.dtype = dtype
+
+    def fit(self, texts: Sequence[Text], labels: Sequence[int]) -> TrainingReport:
+        settings = self.settings
+        set_seeds(settings.random_seed)
+        train_idx, val_idx = stratified_split(labels, settings.validation_split, settings.random_seed)
+        steps_per_epoch = max(1, -(-len(train_idx) // settings.batch_size))
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": [p for p in self.encoder.parameters() if p.requires_grad], "lr": settings.learning_rate},
+                {"params": list(self.head.parameters()), "lr": settings.head_learning_rate},
+            ],
+            weight_decay=settings.weight_decay,
+        )
+        total_steps = steps_per_epoch * settings.epochs
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(total_steps * settings.warmup_ratio), total_steps)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
+        scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+        report = TrainingReport()
+        best_state: Optional[Dict[Text, torch.Tensor]] = None
+        best_accuracy, stale_epochs = -1.0, 0
+        started = time.perf_counter()
+        label_tensor = torch.tensor(list(labels), device=self.device)
+        epochs = tqdm(range(1, settings.epochs + 1), desc="cs_transformer fine-tuning", unit="epoch")
+        for epoch in epochs:
+            loss = self._train_epoch(texts, label_tensor, train_idx, optimizer, scheduler, loss_fn, scaler)
+            accuracy = self.accuracy(texts, labels, val_idx) if val_idx else None
+            report.history.append({"epoch": epoch, "loss": loss, **({"val_accuracy": accuracy} if accuracy is not None else {})})
+            epochs.set_postfix(loss=f"{loss:.3f}", val_acc="-" if accuracy is None else f"{accuracy:.3f}")
+            logger.info("cs_transformer.train.epoch epoch=%d loss=%.4f val_accuracy=%s", epoch, loss, accuracy)
+            report.epochs_run = epoch
+            if accuracy is None:
+                continue
+            if accuracy > best_accuracy:
+                best_accuracy, stale_epochs, report.best_epoch = accuracy, 0, epoch
+                best_state = self._snapshot()
+            else:
+                stale_epochs += 1
+                if stale_epochs > settings.early_stopping_patience:
+                    logger.info("cs_transformer.train.early_stop epoch=%d best_epoch=%d", epoch, report.best_epoch)
+                    break
+        if best_state is not None:
+            self._restore(best_state)
+            report.best_validation_accuracy = best_accuracy
+        else:
+            report.best_epoch = report.epochs_run
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _train_epoch(self, texts, label_tensor, indices, optimizer, scheduler, loss_fn, scaler) -> float:
+        self.encoder.train()
+        self.head.train()
+        order = list(indices)
+        random.shuffle(order)
+        total, batches = 0.0, 0
+        for start in range(0, len(order), self.settings.batch_size):
+            batch = order[start : start + self.settings.batch_size]
+            inputs = {k: v.to(self.device) for k, v in self.encoder.tokenize([texts[i] for i in batch]).items()}
+            with autocast(self.device, self.dtype):
+                tuned, _ = self.encoder(inputs["input_ids"], inputs["attention_mask"])
+                loss = loss_fn(self.head(tuned).float(), label_tensor[batch])
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            total += float(loss.detach())
+            batches += 1
+        return total / max(1, batches)
+
+    @torch.no_grad()
+    def accuracy(self, texts: Sequence[Text], labels: Sequence[int], indices: Sequence[int]) -> float:
+        self.encoder.eval()
+        self.head.eval()
+        correct = 0
+        for start in range(0, len(indices), 64):
+            batch = list(indices[start : start + 64])
+            inputs = {k: v.to(self.device) for k, v in self.encoder.tokenize([texts[i] for i in batch]).items()}
+            with autocast(self.device, self.dtype):
+                tuned, _ = self.encoder(inputs["input_ids"], inputs["attention_mask"])
+                predicted = self.head(tuned).argmax(dim=-1).cpu().tolist()
+            correct += sum(int(p == labels[i]) for p, i in zip(predicted, batch))
+        return correct / max(1, len(indices))
+
+    def _snapshot(self) -> Dict[Text, torch.Tensor]:
+        state = {f"encoder.{k}": v.clone() for k, v in self.encoder.trainable_state().items()}
+        state.update({f"head.{k}": v.detach().cpu().clone() for k, v in self.head.state_dict().items()})
+        return state
+
+    def _restore(self, state: Dict[Text, torch.Tensor]) -> None:
+        self.encoder.load_trainable_state({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+        self.head.load_state_dict({k[len("head."):]: v for k, v in state.items() if k.startswith("head.")})

@@ -1,0 +1,134 @@
+"""Contract every cs_transformer component keeps (in the style of rasa-nlu-examples)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+
+from cs_transformer import LanguageDetector, TransformerClassifier
+from tests.cs_transformer.conftest import EDGE_CASE_TEXTS, training_data
+
+RANKING_LENGTH = 3
+TRAINED = Resource("trained_classifier")
+
+
+def tiny_classifier_config(model_dir: Path) -> Dict:
+    return {
+        "model_name": str(model_dir),
+        "text_prefix": "",
+        "trainable_layers": 2,
+        "epochs": 20,
+        "retrieval_weight": 0.25,
+        "batch_size": 8,
+        "learning_rate": 5e-3,
+        "head_learning_rate": 1e-2,
+        "validation_split": 0.0,
+        "ranking_length": RANKING_LENGTH,
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_storage(tmp_path_factory: pytest.TempPathFactory) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture(scope="module")
+def trained_classifier(tiny_model_dir: Path, trained_storage: LocalModelStorage) -> TransformerClassifier:
+    classifier = TransformerClassifier.create(
+        tiny_classifier_config(tiny_model_dir), trained_storage, TRAINED, ExecutionContext(GraphSchema({}), "test")
+    )
+    classifier.train(training_data())
+    return classifier
+
+
+def parse(component, texts: List[str]) -> List[Message]:
+    return component.process([Message(data={"text": t}) for t in texts])
+
+
+def test_classifier_learns_its_training_data(trained_classifier: TransformerClassifier) -> None:
+    messages = parse(trained_classifier, ["where is my order", "cancelar mi pedido", "hola"])
+    assert [m.get("intent")["name"] for m in messages] == ["order_status", "cancel_order", "greet"]
+
+
+@pytest.mark.parametrize("text", EDGE_CASE_TEXTS + ["where is my order", "how much is shipping"])
+def test_ranking_is_sorted_bounded_and_confidences_are_probabilities(trained_classifier: TransformerClassifier, text: str) -> None:
+    (message,) = parse(trained_classifier, [text])
+    ranking = message.get("intent_ranking")
+    confidences = [r["confidence"] for r in ranking]
+    assert 0 < len(ranking) <= RANKING_LENGTH
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(0.0 <= c <= 1.0 for c in confidences)
+    assert message.get("intent") == ranking[0]
+    selection = message.get("response_selector")["faq"]
+    answer_confidences = [r["confidence"] for r in selection["ranking"]]
+    assert answer_confidences == sorted(answer_confidences, reverse=True)
+    assert all(0.0 <= c <= 1.0 + 1e-6 for c in answer_confidences)
+
+
+def test_full_ranking_sums_to_one(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
+    config = {**tiny_classifier_config(tiny_model_dir), "ranking_length": 0, "epochs": 2}
+    classifier = TransformerClassifier.create(config, model_storage, resource, execution_context)
+    classifier.train(training_data())
+    (message,) = parse(classifier, ["hello"])
+    assert sum(r["confidence"] for r in message.get("intent_ranking")) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_response_selector_output_has_rasas_format(trained_classifier: TransformerClassifier) -> None:
+    (message,) = parse(trained_classifier, ["how much is shipping"])
+    assert message.get("intent")["name"] == "faq"
+    selector = message.get("response_selector")
+    assert selector["all_retrieval_intents"] == ["faq"]
+    response = selector["faq"]["response"]
+    assert response["intent_response_key"] == "faq/shipping_cost"
+    assert response["utter_action"] == "utter_faq/shipping_cost"
+    assert response["responses"] == [{"text": "Shipping costs 4.95."}]
+    assert {"intent_response_key", "confidence", "id"} <= set(selector["faq"]["ranking"][0])
+
+
+def test_persist_then_load_gives_identical_predictions(
+    trained_classifier: TransformerClassifier, tiny_model_dir: Path, trained_storage: LocalModelStorage
+) -> None:
+    texts = EDGE_CASE_TEXTS + ["where is my order", "quiero cancelar", "horario de atencion"]
+    before = [m.as_dict(only_output_properties=True) for m in parse(trained_classifier, texts)]
+    context = ExecutionContext(GraphSchema({}), "test")
+    loaded = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir), trained_storage, TRAINED, context)
+    after = [m.as_dict(only_output_properties=True) for m in parse(loaded, texts)]
+    assert after == before
+
+
+def test_weights_are_safetensors_and_small(trained_classifier: TransformerClassifier, trained_storage: LocalModelStorage) -> None:
+    with trained_storage.read_from(TRAINED) as directory:
+        files = sorted(p.name for p in Path(directory).iterdir())
+    assert files == ["meta.json", "weights.safetensors"]
+
+
+def test_untrained_classifier_leaves_messages_alone(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
+    classifier = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir), model_storage, resource, execution_context)
+    (message,) = parse(classifier, ["hello"])
+    assert message.get("intent") is None
+
+
+def test_batch_and_single_predictions_agree(trained_classifier: TransformerClassifier) -> None:
+    texts = ["hello there", "donde esta mi pedido", "x" * 5000, "👍"]
+    batched = [m.get("intent_ranking") for m in parse(trained_classifier, texts)]
+    single = [parse(trained_classifier, [t])[0].get("intent_ranking") for t in texts]
+    for a, b in zip(batched, single):
+        assert [r["name"] for r in a] == [r["name"] for r in b]
+        assert [r["confidence"] for r in a] == pytest.approx([r["confidence"] for r in b], abs=1e-4)
+
+
+@pytest.mark.parametrize("text", EDGE_CASE_TEXTS + ["¿Dónde está mi pedido?", "我的订单在哪里"])
+def test_language_is_always_set(text: str) -> None:
+    detector = LanguageDetector.create({"languages": ["en", "es", "zh"]}, None, None, None)
+    (message,) = parse(detector, [text])
+    language = message.get("language")
+    assert language["name"] in {"en", "es", "zh"}
+    assert 0.0 <= language["confidence"] <= 1.0
+    entities = [e for e in message.get("entities", []) if e["entity"] == "language"]
+    assert len(entities) == (1 if language["reliable"] else 0)

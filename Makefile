@@ -9,6 +9,7 @@ MODEL := models/shop.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard cs_transformer/*.py)
 export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: setup train run test lint lock clean
 
@@ -34,7 +35,7 @@ $(MODEL): $(STAMP) $(TRAINING_INPUTS)
 run: train  ## start the action server and Rasa on 127.0.0.1
 	@scripts/run.sh $(MODEL)
 
-test: $(STAMP)  ## the whole suite, slow tests included
+test: train  ## the whole suite, slow tests included (the end-to-end tests use the trained model)
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 clean:

@@ -105,19 +105,19 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             "text_prefix": "query: ",
             "max_length": 128,
             # architecture
-            "trainable_layers": 4,
-            "retrieval_weight": 0.5,
-            "retrieval_temperature": 0.05,
+            "trainable_layers": 0,
+            "retrieval_weight": 0.3,
+            "retrieval_temperature": 0.02,
             # training
-            "epochs": 6,
+            "epochs": 60,
             "batch_size": 32,
             "learning_rate": 5e-5,
-            "head_learning_rate": 1e-3,
+            "head_learning_rate": 1e-2,
             "weight_decay": 0.01,
             "warmup_ratio": 0.1,
             "label_smoothing": 0.1,
             "validation_split": 0.1,
-            "early_stopping_patience": 1,
+            "early_stopping_patience": 5,
             "finetuning_epoch_fraction": 1.0,
             "random_seed": 42,
             # inference and hardware
@@ -200,8 +200,12 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         self.head.to(self.device)
         index = {label: i for i, label in enumerate(self.labels)}
         label_ids = [index[key] for key in keys]
-        report = Trainer(self.encoder, self.head, self._settings(), self.device, self.dtype).fit(texts, label_ids)
-        self.prototypes = self._class_prototypes(texts, label_ids)
+        tuned, frozen = self._encode(texts)
+        # The frozen space never moves, so prototypes can be taken before training.
+        self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
+        cached = tuned if self.encoder.trainable_layers == 0 else None
+        trainer = Trainer(self.encoder, self.head, self._settings(), self.device, self.dtype)
+        report = trainer.fit(texts, label_ids, frozen_features=cached)
         logger.info(
             "cs_transformer.train.done labels=%d examples=%d epochs=%d best_epoch=%d val_accuracy=%s seconds=%.1f",
             len(self.labels), len(texts), report.epochs_run, report.best_epoch,
@@ -237,14 +241,6 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             directory, self.config["trainable_layers"], self.config["text_prefix"], self.config["max_length"]
         )
 
-    @torch.inference_mode()
-    def _class_prototypes(self, texts: Sequence[Text], label_ids: Sequence[int]) -> torch.Tensor:
-        """Mean frozen-space vector of each label's examples, L2-normalised."""
-        _, frozen = self._encode(texts)
-        prototypes = torch.zeros(len(self.labels), frozen.shape[1])
-        prototypes.index_add_(0, torch.tensor(list(label_ids)), frozen)
-        return nn.functional.normalize(prototypes, dim=-1)
-
     # ------------------------------------------------------------------ inference
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -268,6 +264,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         weight = self.config["retrieval_weight"]
         return (1 - weight) * head_probabilities + weight * retrieval_probabilities
 
+    @torch.inference_mode()
     def _encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Fine-tuned and normalised frozen sentence vectors (on CPU, float32), in input order."""
         self.encoder.eval()
@@ -286,26 +283,24 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
 
     def _annotate(self, message: Message, probabilities: List[float]) -> None:
         by_label = dict(zip(self.labels, probabilities))
-        intents: Dict[Text, float] = {}
-        for label, probability in by_label.items():
-            intent = label.split(RETRIEVAL_DELIMITER, 1)[0]
-            intents[intent] = intents.get(intent, 0.0) + probability
+        intents = intent_confidences(by_label)
         ranking = sorted(({"name": n, "confidence": c} for n, c in intents.items()), key=lambda r: -r["confidence"])
         limit = self.config["ranking_length"]
         message.set(INTENT, dict(ranking[0]), add_to_output=True)
         message.set("intent_ranking", ranking[:limit] if limit else ranking, add_to_output=True)
         for retrieval_intent in self.retrieval_intents:
-            self._set_response_selection(message, retrieval_intent, by_label, intents[retrieval_intent], limit)
+            self._set_response_selection(message, retrieval_intent, by_label, limit)
 
     @property
     def retrieval_intents(self) -> List[Text]:
         return sorted({label.split(RETRIEVAL_DELIMITER, 1)[0] for label in self.labels if RETRIEVAL_DELIMITER in label})
 
     def _set_response_selection(
-        self, message: Message, retrieval_intent: Text, by_label: Dict[Text, float], total: float, limit: int
+        self, message: Message, retrieval_intent: Text, by_label: Dict[Text, float], limit: int
     ) -> None:
         """Rasa's `response_selector` output, with confidences conditional on the retrieval intent."""
         prefix = retrieval_intent + RETRIEVAL_DELIMITER
+        total = sum(p for k, p in by_label.items() if k.startswith(prefix))
         ranking = sorted(
             ({INTENT_RESPONSE_KEY: k, "confidence": p / total if total else 0.0, "id": _label_id(k)} for k, p in by_label.items() if k.startswith(prefix)),
             key=lambda r: -r["confidence"],
@@ -369,6 +364,28 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         instance.head = head.eval()
         instance.prototypes = tensors["prototypes"]
         return instance
+
+
+def intent_confidences(by_label: Dict[Text, float]) -> Dict[Text, float]:
+    """Per-intent confidences that sum to 1; a retrieval intent scores its best answer.
+
+    Summing the answers of `faq` instead would add up the small probability every one of
+    them gets for any message, so out-of-scope messages would land on `faq` and never
+    reach the FallbackClassifier.
+    """
+    scores: Dict[Text, float] = {}
+    for label, probability in by_label.items():
+        intent = label.split(RETRIEVAL_DELIMITER, 1)[0]
+        scores[intent] = max(scores.get(intent, 0.0), probability)
+    total = sum(scores.values()) or 1.0
+    return {intent: score / total for intent, score in scores.items()}
+
+
+def class_prototypes(vectors: torch.Tensor, label_ids: Sequence[int], labels: int) -> torch.Tensor:
+    """Mean (normalised) vector of each label's examples, L2-normalised."""
+    prototypes = torch.zeros(labels, vectors.shape[1])
+    prototypes.index_add_(0, torch.tensor(list(label_ids)), vectors)
+    return nn.functional.normalize(prototypes, dim=-1)
 
 
 def label_of(message: Message) -> Text:

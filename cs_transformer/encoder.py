@@ -119,13 +119,19 @@ class SentenceEncoder(nn.Module):
         self.model.load_state_dict(state, strict=False)
 
     def tokenize(self, texts: Sequence[Text]) -> Dict[Text, torch.Tensor]:
-        return self.tokenizer(
+        encoded = self.tokenizer(
             [self.text_prefix + text for text in texts],
             padding=True,
             truncation=True,
             max_length=self.max_length,
             return_tensors="pt",
         )
+        if encoded["input_ids"].shape[1] == 0:
+            # Empty texts and a tokenizer that adds no special tokens: one pad token stands
+            # for "nothing", since a transformer cannot run on zero positions.
+            pad = self.tokenizer.pad_token_id or 0
+            return {"input_ids": torch.full((len(texts), 1), pad), "attention_mask": torch.ones(len(texts), 1, dtype=torch.long)}
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(fine-tuned sentence vectors, frozen-layer sentence vectors)."""

@@ -1,8 +1,14 @@
 """Errors raised by cs_transformer, so callers can catch ours apart from library errors."""
 
+from rasa.shared.exceptions import RasaException
 
-class CsTransformerError(Exception):
-    """Base class: every message says what to do next, not only what failed."""
+
+
+class CsTransformerError(RasaException):
+    """Base class: every message says what to do next, not only what failed.
+
+    A RasaException, so the rasa CLI prints the message instead of a traceback.
+    """
 
 
 class ModelNotFoundError(CsTransformerError):

@@ -85,9 +85,16 @@ class Trainer:
         self.settings = settings
         self.device = device
         self.dtype = dtype
+        self._cache: Optional[torch.Tensor] = None
 
-    def fit(self, texts: Sequence[Text], labels: Sequence[int]) -> TrainingReport:
+    def fit(
+        self, texts: Sequence[Text], labels: Sequence[int], frozen_features: Optional[torch.Tensor] = None
+    ) -> TrainingReport:
+        """Trains on `texts`; with a frozen encoder, pass its sentence vectors as `frozen_features`
+        and every epoch reuses them instead of running the transformer again."""
         settings = self.settings
+        # clone(): vectors computed under inference_mode cannot take part in autograd.
+        self._cache = frozen_features.clone().to(self.device) if frozen_features is not None else None
         set_seeds(settings.random_seed)
         train_idx, val_idx = stratified_split(labels, settings.validation_split, settings.random_seed)
         steps_per_epoch = max(1, -(-len(train_idx) // settings.batch_size))
@@ -113,7 +120,7 @@ class Trainer:
             accuracy = self.accuracy(texts, labels, val_idx) if val_idx else None
             report.history.append({"epoch": epoch, "loss": loss, **({"val_accuracy": accuracy} if accuracy is not None else {})})
             epochs.set_postfix(loss=f"{loss:.3f}", val_acc="-" if accuracy is None else f"{accuracy:.3f}")
-            logger.info("cs_transformer.train.epoch epoch=%d loss=%.4f val_accuracy=%s", epoch, loss, accuracy)
+            logger.debug("cs_transformer.train.epoch epoch=%d loss=%.4f val_accuracy=%s", epoch, loss, accuracy)
             report.epochs_run = epoch
             if accuracy is None:
                 continue
@@ -141,10 +148,8 @@ class Trainer:
         total, batches = 0.0, 0
         for start in range(0, len(order), self.settings.batch_size):
             batch = order[start : start + self.settings.batch_size]
-            inputs = {k: v.to(self.device) for k, v in self.encoder.tokenize([texts[i] for i in batch]).items()}
             with autocast(self.device, self.dtype):
-                tuned, _ = self.encoder(inputs["input_ids"], inputs["attention_mask"])
-                loss = loss_fn(self.head(tuned).float(), label_tensor[batch])
+                loss = loss_fn(self.head(self._features(texts, batch)).float(), label_tensor[batch])
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -161,12 +166,18 @@ class Trainer:
         correct = 0
         for start in range(0, len(indices), 64):
             batch = list(indices[start : start + 64])
-            inputs = {k: v.to(self.device) for k, v in self.encoder.tokenize([texts[i] for i in batch]).items()}
             with autocast(self.device, self.dtype):
-                tuned, _ = self.encoder(inputs["input_ids"], inputs["attention_mask"])
-                predicted = self.head(tuned).argmax(dim=-1).cpu().tolist()
+                predicted = self.head(self._features(texts, batch)).argmax(dim=-1).cpu().tolist()
             correct += sum(int(p == labels[i]) for p, i in zip(predicted, batch))
         return correct / max(1, len(indices))
+
+    def _features(self, texts: Sequence[Text], batch: List[int]) -> torch.Tensor:
+        """Fine-tuned sentence vectors of `batch` (from the cache when the encoder is frozen)."""
+        if self._cache is not None:
+            return self._cache[batch]
+        inputs = self.encoder.tokenize([texts[i] for i in batch])
+        tuned, _ = self.encoder(inputs["input_ids"].to(self.device), inputs["attention_mask"].to(self.device))
+        return tuned
 
     def _snapshot(self) -> Dict[Text, torch.Tensor]:
         state = {f"encoder.{k}": v.clone() for k, v in self.encoder.trainable_state().items()}

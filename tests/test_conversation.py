@@ -67,5 +67,5 @@ def test_a_guest_never_sees_someone_elses_order(bot: str) -> None:
 
 
 def test_low_confidence_falls_back_in_the_customers_language(bot: str) -> None:
-    replies = say(bot, "fallback-de", "Quantenchromodynamik Gitterberechnung Renormierung Gluonen")
+    replies = say(bot, "fallback-de", "Wer hat gestern das Fußballspiel gewonnen?")
     assert identify(replies[-1]) == ("utter_default", "de")

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from actions.store.engine import default_url, make_engine
-from actions.store.errors import translated_errors
+from actions.store.errors import StoreError, translated_errors
 from actions.store.migrate import VERSION_TABLE, current_revision, upgrade
 from actions.store.models import (
     Base,
@@ -356,9 +356,20 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument(
         "--today", type=dt.date.fromisoformat, help="reference day, YYYY-MM-DD (default: today)"
     )
+    parser.add_argument(
+        "--if-empty", action="store_true",
+        help="keep an existing store (only apply new migrations); seed only a new one",
+    )
     args = parser.parse_args(argv)
     where = make_url(args.url or default_url()).render_as_string(hide_password=True)
-    counts = reset(args.url, args.today)
+    try:
+        if args.if_empty and current_revision(args.url) is not None:
+            upgrade(args.url)
+            print(f"Store at {where}: kept its data, schema at revision {current_revision(args.url)}.")
+            return
+        counts = reset(args.url, args.today)
+    except StoreError as error:
+        raise SystemExit(f"error: {error}") from None
     print(
         f"Reset the store at {where}: dropped its tables, migrated to "
         f"revision {current_revision(args.url)}, and seeded:"

@@ -69,3 +69,35 @@ def test_a_guest_never_sees_someone_elses_order(bot: str) -> None:
 def test_low_confidence_falls_back_in_the_customers_language(bot: str) -> None:
     replies = say(bot, "fallback-de", "Wer hat gestern das Fußballspiel gewonnen?")
     assert identify(replies[-1]) == ("utter_default", "de")
+
+
+def test_web_chat_page_is_served_by_the_bot(bot: str) -> None:
+    page = requests.get(f"{bot}/webhooks/web/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert 'src="static/chat.js"' in page.text
+    script = requests.get(f"{bot}/webhooks/web/static/chat.js", timeout=10)
+    assert script.status_code == 200 and "fetch(" in script.text
+    assert requests.get(f"{bot}/webhooks/web/static/..%2F..%2Fcredentials.yml", timeout=10).status_code == 404
+
+
+def test_web_chat_keeps_metadata_on_the_tracker(bot: str) -> None:
+    body = {"sender": "web-abc", "message": "أين طلبي؟ لم يصل بعد", "metadata": {"locale": "ar-AE", "session_id": "abc"}}
+    reply = requests.post(f"{bot}/webhooks/web/webhook", json=body, timeout=60)
+    assert reply.status_code == 200
+    assert identify(reply.json()[0]["text"])[1] == "ar"
+    tracker = requests.get(f"{bot}/conversations/web-abc/tracker", timeout=10).json()
+    user_events = [e for e in tracker["events"] if e["event"] == "user"]
+    assert user_events[-1]["metadata"] == {"locale": "ar-AE", "session_id": "abc"}
+    assert user_events[-1]["input_channel"] == "web"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{not json", b"[]", b'{"sender": "x"}', b'{"sender": "x", "message": ""}', b'{"sender": "../x", "message": "hi"}',
+     ('{"sender": "x", "message": "' + "a" * 100_000 + '"}').encode(), b'{"sender": "x", "message": "\\u0000\\u0007"}'],
+)
+def test_web_chat_rejects_bad_input_with_a_reason(bot: str, body: bytes) -> None:
+    reply = requests.post(f"{bot}/webhooks/web/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert reply.status_code == 400
+    assert reply.json()["error"]
+    assert requests.get(f"{bot}/status", timeout=10).status_code == 200

@@ -1,0 +1,248 @@
+"""`make bench-nlu`: this project's NLU pipeline against stock Rasa, in the same run.
+
+Both pipelines are trained with Rasa on the same data and evaluated on the held-out set in
+`benchmarks/heldout/` (sentences never used for training, 6 languages). Two settings:
+trained on all languages, and trained on English only (cross-lingual transfer). Prints
+per-language accuracy and macro-F1 (intent level, `faq` counted as one intent), training
+time, one-message parse latency and the ratios; writes `benchmarks/results/nlu.md` and a
+confusion-matrix PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+import logging  # noqa: E402
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from rasa.core.agent import Agent  # noqa: E402
+from rasa.model_training import train_nlu  # noqa: E402
+from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+from rasa.shared.utils.io import read_yaml_file, write_yaml  # noqa: E402
+from rasa.utils.common import configure_logging_and_warnings  # noqa: E402
+from rasa.utils.log_utils import configure_structlog  # noqa: E402
+from sklearn.metrics import confusion_matrix, f1_score  # noqa: E402
+
+LANGUAGES = ["en", "es", "de", "fr", "zh", "ar"]
+HELDOUT = REPO / "benchmarks" / "heldout"
+RESULTS = REPO / "benchmarks" / "results"
+STOCK_CONFIG = REPO / "benchmarks" / "configs" / "stock_diet.yml"
+PIPELINES = ["cs_transformer", "stock DIET"]
+LATENCY_MESSAGES = 200
+
+
+@dataclass
+class RunResult:
+    pipeline: str
+    setting: str
+    train_seconds: float
+    accuracy: Dict[str, float] = field(default_factory=dict)
+    macro_f1: Dict[str, float] = field(default_factory=dict)
+    answer_accuracy: Dict[str, float] = field(default_factory=dict)
+    latency_ms: Tuple[float, float] = (0.0, 0.0)
+    gold: List[str] = field(default_factory=list)
+    predicted: List[str] = field(default_factory=list)
+
+
+def heldout() -> Dict[str, List[Tuple[str, str, str]]]:
+    """language → [(text, intent, full label)]."""
+    sets = {}
+    for language in LANGUAGES:
+        examples = load_data(str(HELDOUT / f"{language}.yml")).intent_examples
+        sets[language] = [
+            (m.get("text"), m.get("intent"), m.get("intent_response_key") or m.get("intent")) for m in examples
+        ]
+    return sets
+
+
+def training_folder(languages: Sequence[str]) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="bench-nlu-data-"))
+    for language in languages:
+        shutil.copy(REPO / "data" / "nlu" / f"{language}.yml", folder)
+    shutil.copy(REPO / "data" / "nlu" / "regex.yml", folder)
+    return folder
+
+
+def project_nlu_config() -> Path:
+    """config.yml's NLU pipeline without FallbackClassifier: both pipelines then give every
+    message a real intent, and accuracy compares the classifiers alone."""
+    config = read_yaml_file(REPO / "config.yml")
+    config["pipeline"] = [c for c in config["pipeline"] if c["name"] != "FallbackClassifier"]
+    config["policies"] = []
+    path = Path(tempfile.mkdtemp(prefix="bench-nlu-config-")) / "config.yml"
+    write_yaml(config, path)
+    return path
+
+
+def train(pipeline: str, languages: Sequence[str], output: Path) -> Tuple[Path, float]:
+    data = training_folder(languages)
+    config = project_nlu_config() if pipeline == "cs_transformer" else STOCK_CONFIG
+    started = time.perf_counter()
+    model = train_nlu(str(config), str(data), str(output), fixed_model_name=pipeline.replace(" ", "_"))
+    seconds = time.perf_counter() - started
+    if model is None:
+        raise SystemExit(f"training {pipeline} failed")
+    return Path(model), seconds
+
+
+async def evaluate(pipeline: str, setting: str, model: Path, seconds: float, sets) -> RunResult:
+    agent = Agent.load(str(model))
+    result = RunResult(pipeline, setting, seconds)
+    for language, examples in sets.items():
+        gold, predicted, answers = [], [], []
+        for text, intent, full_label in examples:
+            parsed = await agent.parse_message(text)
+            name = parsed["intent"]["name"]
+            gold.append(intent)
+            predicted.append(name)
+            selector = parsed.get("response_selector")
+            selected = (selector or {}).get(intent, {}).get("response", {})
+            if full_label != intent and selector is not None:
+                answers.append(name == intent and selected.get("intent_response_key") == full_label)
+        result.accuracy[language] = sum(g == p for g, p in zip(gold, predicted)) / len(gold)
+        result.macro_f1[language] = f1_score(gold, predicted, average="macro", zero_division=0)
+        if answers:
+            result.answer_accuracy[language] = sum(answers) / len(answers)
+        result.gold += gold
+        result.predicted += predicted
+    texts = [text for examples in sets.values() for text, _, _ in examples][:LATENCY_MESSAGES]
+    for text in texts[:10]:
+        await agent.parse_message(text)
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        await agent.parse_message(text)
+        timings.append((time.perf_counter() - started) * 1000)
+    quantiles = statistics.quantiles(timings, n=20)
+    result.latency_ms = (statistics.median(timings), quantiles[18])
+    return result
+
+
+def mean(values: Dict[str, float], languages: Sequence[str] = LANGUAGES) -> float:
+    return sum(values[l] for l in languages) / len(languages)
+
+
+def hardware() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
+
+
+def table(results: List[RunResult], sets) -> str:
+    mean_chars = statistics.mean(len(t) for ex in sets.values() for t, _, _ in ex)
+    lines = [
+        "# NLU benchmark: cs_transformer vs stock Rasa DIET",
+        "",
+        f"- Hardware: {hardware()}",
+        f"- Held-out set: `benchmarks/heldout/` — {sum(len(e) for e in sets.values())} sentences, "
+        f"{len(sets)} languages, mean length {mean_chars:.0f} characters; none is in the training data.",
+        "- Accuracy and macro-F1 at intent level (`faq` is one intent); *answer acc.* is the share of FAQ "
+        "questions that got the right answer (intent and response both right).",
+        f"- Latency: one message at a time (batch size 1) through `Agent.parse_message`, {LATENCY_MESSAGES} held-out "
+        "messages after 10 warm-up parses.",
+        "- Reproduce: `make bench-nlu`",
+        "",
+    ]
+    for setting in dict.fromkeys(r.setting for r in results):
+        rows = [r for r in results if r.setting == setting]
+        lines += [f"## Trained on {setting}", "", "| pipeline | " + " | ".join(LANGUAGES) + " | mean | non-English mean | macro-F1 mean | answer acc. | train s | p50 ms | p95 ms |", "|---" * (len(LANGUAGES) + 9) + "|"]
+        for r in rows:
+            cells = [f"{r.accuracy[l]:.3f}" for l in LANGUAGES]
+            lines.append(
+                f"| {r.pipeline} | " + " | ".join(cells)
+                + f" | **{mean(r.accuracy):.3f}** | {mean(r.accuracy, LANGUAGES[1:]):.3f} | {mean(r.macro_f1):.3f}"
+                + f" | {f'{mean(r.answer_accuracy):.3f}' if r.answer_accuracy else '—'} | {r.train_seconds:.0f} | {r.latency_ms[0]:.1f} | {r.latency_ms[1]:.1f} |"
+            )
+        if len(rows) == 2:
+            ours, stock = rows
+            lines.append("")
+            lines.append(
+                f"Ratios cs_transformer / stock: accuracy {mean(ours.accuracy) / max(mean(stock.accuracy), 1e-9):.2f}x "
+                f"({(mean(ours.accuracy) - mean(stock.accuracy)) * 100:+.1f} points), training time "
+                f"{ours.train_seconds / stock.train_seconds:.2f}x, p95 latency {ours.latency_ms[1] / stock.latency_ms[1]:.2f}x."
+            )
+        lines.append("")
+    lines += ["![confusion matrix](nlu_confusion_cs_transformer.png)", ""]
+    return "\n".join(lines)
+
+
+def plot_confusion(result: RunResult, path: Path) -> None:
+    labels = sorted(set(result.gold) | set(result.predicted))
+    matrix = confusion_matrix(result.gold, result.predicted, labels=labels)
+    figure, axes = plt.subplots(figsize=(11, 9))
+    image = axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=70, ha="right", fontsize=8)
+    axes.set_yticks(range(len(labels)), labels, fontsize=8)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                axes.text(j, i, matrix[i, j], ha="center", va="center", fontsize=7, color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    axes.set_xlabel("predicted intent")
+    axes.set_ylabel("true intent")
+    axes.set_title(f"{result.pipeline}, trained on {result.setting}: held-out set, 6 languages")
+    figure.colorbar(image)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipelines", nargs="+", default=PIPELINES, choices=PIPELINES)
+    parser.add_argument("--settings", nargs="+", default=["all", "en"], choices=["all", "en"])
+    args = parser.parse_args()
+    # Per-message debug logs would be timed too.
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    sets = heldout()
+    results: List[RunResult] = []
+    output = Path(tempfile.mkdtemp(prefix="bench-nlu-models-"))
+    for setting in args.settings:
+        languages = LANGUAGES if setting == "all" else ["en"]
+        label = "all 6 languages" if setting == "all" else "English only"
+        for pipeline in args.pipelines:
+            print(f"== training {pipeline} on {label}", flush=True)
+            model, seconds = train(pipeline, languages, output / setting)
+            result = asyncio.run(evaluate(pipeline, label, model, seconds, sets))
+            print(
+                f"   accuracy {mean(result.accuracy):.3f} (non-English {mean(result.accuracy, LANGUAGES[1:]):.3f}), "
+                f"train {seconds:.0f} s, p50/p95 {result.latency_ms[0]:.1f}/{result.latency_ms[1]:.1f} ms",
+                flush=True,
+            )
+            results.append(result)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = table(results, sets)
+    (RESULTS / "nlu.md").write_text(report, encoding="utf-8")
+    ours = next((r for r in results if r.pipeline == "cs_transformer" and r.setting == "all 6 languages"), None)
+    if ours is not None:
+        plot_confusion(ours, RESULTS / "nlu_confusion_cs_transformer.png")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup train run test lock clean bench-nlu
+.PHONY: setup train run test lint lock clean bench-nlu
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -37,6 +37,9 @@ run: train  ## start the action server and Rasa on 127.0.0.1
 
 test: train  ## the whole suite, slow tests included (the end-to-end tests use the trained model)
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## translation coverage: responses, examples and their languages, per bot language
+	$(BIN)/python -m cs_transformer.lint $(LINT_ARGS)
 
 bench-nlu: $(STAMP)  ## cs_transformer vs stock DIET on the held-out set (not a test; ~30 min on 2 cores)
 	$(BIN)/python benchmarks/nlu.py

@@ -146,20 +146,3 @@ class ActionRefundStatus(StoreAction):
                 refund_date=localized_date(refund.expected_date, language),
             )
         return [SlotSet("order_number", order.number), SlotSet("pending_task", None)]
-
-
-class ActionContinueOrderTask(StoreAction):
-    """Resumes the task the bot asked an order number for (order status by default)."""
-
-    TASKS = {
-        "order_status": ActionOrderStatus,
-        "cancel_order": ActionCancelOrder,
-        "refund_status": ActionRefundStatus,
-    }
-
-    def name(self) -> Text:
-        return "action_continue_order_task"
-
-    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
-        task = self.TASKS.get(tracker.get_slot("pending_task") or "", ActionOrderStatus)
-        return await task().act(dispatcher, tracker, store)

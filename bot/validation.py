@@ -5,6 +5,7 @@ Channels turn bad input into a clear 4xx with `InvalidInput`, before anything re
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Any, Dict, Optional, Text
@@ -43,3 +44,12 @@ def json_object(body: Optional[Any]) -> Dict[Text, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("The request body must be a JSON object.")
     return body
+
+
+def parse_json(body: bytes) -> Optional[Any]:
+    if not body:
+        raise InvalidInput("The request body is empty; send a JSON object.")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidInput("The request body is not valid JSON.") from None

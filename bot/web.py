@@ -8,17 +8,16 @@ validates its input (4xx with a reason) and keeps the page's metadata on the tra
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.validation import InvalidInput, clean_sender, clean_text, json_object
+from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +67,6 @@ class WebChatInput(InputChannel):
             return response.json(collector.messages)
 
         return web
-
-
-def parse_json(body: bytes) -> Optional[Any]:
-    if not body:
-        raise InvalidInput("The request body is empty; send a JSON object.")
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidInput("The request body is not valid JSON.") from None
 
 
 def static_file(file_name: Text) -> HTTPResponse:

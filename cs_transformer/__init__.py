@@ -1,9 +1,21 @@
 """Multilingual transformer NLU for Rasa Open Source 3.6.
 
-Components are referenced in config.yml as `cs_transformer.<Name>`.
+Components are referenced in config.yml as `cs_transformer.<Name>`. They are imported on
+first use, so light tools (`python -m cs_transformer.lint`) do not pay for torch and Rasa's
+engine.
 """
 
-from cs_transformer.classifier import TransformerClassifier
-from cs_transformer.language_detector import LanguageDetector
+from importlib import import_module
+from typing import Any
 
-__all__ = ["LanguageDetector", "TransformerClassifier"]
+_COMPONENTS = {
+    "LanguageDetector": "cs_transformer.language_detector",
+    "TransformerClassifier": "cs_transformer.classifier",
+}
+__all__ = list(_COMPONENTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _COMPONENTS:
+        return getattr(import_module(_COMPONENTS[name]), name)
+    raise AttributeError(f"module 'cs_transformer' has no attribute {name!r}")

@@ -87,7 +87,7 @@ def test_web_chat_keeps_metadata_on_the_tracker(bot: str) -> None:
     assert identify(reply.json()[0]["text"])[1] == "ar"
     tracker = requests.get(f"{bot}/conversations/web-abc/tracker", timeout=10).json()
     user_events = [e for e in tracker["events"] if e["event"] == "user"]
-    assert user_events[-1]["metadata"] == {"locale": "ar-AE", "session_id": "abc"}
+    assert {"locale": "ar-AE", "session_id": "abc"}.items() <= user_events[-1]["metadata"].items()
     assert user_events[-1]["input_channel"] == "web"
 
 
@@ -101,3 +101,12 @@ def test_web_chat_rejects_bad_input_with_a_reason(bot: str, body: bytes) -> None
     assert reply.status_code == 400
     assert reply.json()["error"]
     assert requests.get(f"{bot}/status", timeout=10).status_code == 200
+
+
+def test_returning_customer_is_greeted_by_name_in_their_saved_language(bot: str) -> None:
+    greeting = say(bot, "lukas", "/greet")
+    assert [identify(r) for r in greeting][:1] == [("utter_greet_customer", "de")]
+    assert "Lukas" in greeting[0]
+    status = say(bot, "lukas", "wo bleibt eigentlich meine Bestellung?")
+    assert identify(status[0])[1] == "de" and identify(status[0])[0].startswith("utter_order_status_")
+    assert "20001" in status[0]

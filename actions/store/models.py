@@ -187,3 +187,13 @@ class HandoffTicket(Base):
     transcript = Column(Text, nullable=False)
     status = Column(String(8), nullable=False, default=TicketStatus.OPEN.value)
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class SmsOptOut(Base):
+    """Phone numbers that texted STOP; kept after START too, as the record of consent."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone = Column(String(32), primary_key=True)
+    opted_out = Column(Boolean, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False, default=utcnow)

@@ -33,6 +33,7 @@ from actions.store.models import (
     Preference,
     Product,
     Refund,
+    SmsOptOut,
     utcnow,
 )
 from actions.store.views import (
@@ -198,6 +199,19 @@ class Store:
             )
             return CancelResult.CANCELLED
 
+    def change_shipping_address(self, customer_id: int, number: str, address: str) -> bool:
+        """Set the delivery address of the customer's order if it has not shipped yet."""
+        with self._write(customer_id) as session:
+            order = session.execute(
+                select(Order)
+                .where(Order.customer_id == customer_id, Order.number == number)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if order is None or order.status != OrderStatus.PROCESSING.value:
+                return False
+            order.shipping_address = address
+            return True
+
     def refund_for_order(self, customer_id: int, number: str) -> Optional[RefundView]:
         """The refund of the customer's order `number`, if there is one."""
         with self._read() as session:
@@ -295,6 +309,23 @@ class Store:
             session.add(ticket)
             session.flush()
             return ticket.id
+
+    # -- SMS opt-outs ---------------------------------------------------------------
+
+    def set_sms_opt_out(self, phone: str, opted_out: bool) -> None:
+        """Record that `phone` texted STOP (True) or START (False)."""
+        values = {"opted_out": opted_out, "updated_at": utcnow()}
+        with self._write() as session:
+            insert = _insert(session, SmsOptOut).values(phone=phone, **values)
+            session.execute(
+                insert.on_conflict_do_update(index_elements=["phone"], set_=values)
+            )
+
+    def is_sms_opted_out(self, phone: str) -> bool:
+        """Whether nothing may be sent to `phone`; a number never seen has not opted out."""
+        with self._read() as session:
+            row = session.get(SmsOptOut, phone)
+            return bool(row and row.opted_out)
 
     # -- privacy --------------------------------------------------------------------
 

@@ -1,0 +1,337 @@
+"""The Slack channel: Events API messages and Block Kit buttons at `/webhooks/slack/webhook`.
+
+Every request must carry Slack's signature (`X-Slack-Signature`: HMAC-SHA256 of
+`v0:{timestamp}:{raw body}` with the app's signing secret) and a timestamp within 5 minutes,
+else 401 and nothing is read: that check comes first in the handler.
+
+Slack wants a 200 within 3 s and retries otherwise, so messages are acknowledged at once and
+answered in a background task. Retries and duplicate deliveries (the same event id, or the
+`message` and `app_mention` events of one message) are acknowledged but answered once. The
+memory of deliveries is per process (bot/dedup.py): replicas need a shared store (issue 7).
+
+Replies go through slack_sdk to `slack_api_url` (Slack's own by default), into the thread the
+message came from. Each user message carries metadata: the Slack user, channel, team, thread and
+the user's Slack locale (a language hint, from `users.info`, cached). The sender id is the
+Slack user id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.exceptions import InvalidConfigException
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.dedup import Deduplicator, TtlCache
+from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
+
+logger = logging.getLogger(__name__)
+
+SLACK_API_URL = "https://slack.com/api/"
+MAX_BODY_BYTES = 100 * 1024
+MAX_REQUEST_AGE_S = 5 * 60
+MESSAGE_EVENTS = {"message", "app_mention"}
+MAX_BUTTON_TITLE = 75  # Slack rejects the whole message for a longer button text
+LOCALE_TTL_S = 3600
+MAX_CACHED_LOCALES = 10_000
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SLACK_ID = re.compile(r"[\w.\-]{1,64}", re.ASCII)
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """What a Slack user wrote or clicked, and where the answer goes."""
+
+    text: Text
+    user: Text
+    channel: Text
+    team: Optional[Text]
+    thread_ts: Optional[Text]
+
+    def metadata(self, locale: Optional[Text]) -> Dict[Text, Text]:
+        fields = {
+            "slack_user": self.user,
+            "slack_channel": self.channel,
+            "slack_team": self.team,
+            "thread_ts": self.thread_ts,
+            "locale": locale,
+        }
+        return {key: value for key, value in fields.items() if value}
+
+
+class SlackOutput(OutputChannel):
+    """Posts the bot's replies into the channel (and thread) the message came from."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "slack"
+
+    def __init__(self, client: AsyncWebClient, channel: Text, thread_ts: Optional[Text]) -> None:
+        self._client = client
+        self._channel = channel
+        self._thread_ts = thread_ts
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._post(text=slack_escaped(text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        await self._post(text=slack_escaped(text), blocks=button_blocks(text, buttons))
+
+    async def _post(self, **message: Any) -> None:
+        await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, **message)
+
+
+class SlackInput(InputChannel):
+    """Receives Slack events and button clicks, answers them through the Slack Web API."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "slack"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            token=required(
+                credentials, "slack_token", "SLACK_BOT_TOKEN", "OAuth & Permissions → Bot User OAuth Token (xoxb-…)"
+            ),
+            signing_secret=required(
+                credentials, "slack_signing_secret", "SLACK_SIGNING_SECRET", "Basic Information → Signing Secret"
+            ),
+            api_url=api_url(credentials.get("slack_api_url") or SLACK_API_URL),
+        )
+
+    def __init__(self, token: Text, signing_secret: Text, api_url: Text = SLACK_API_URL) -> None:
+        self._signing_secret = signing_secret.encode("utf-8")
+        self._client = AsyncWebClient(token=token, base_url=api_url)
+        self._deliveries = Deduplicator()
+        self._locales: TtlCache[asyncio.Task] = TtlCache(LOCALE_TTL_S, MAX_CACHED_LOCALES)
+        self._pending: Set[asyncio.Task] = set()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        slack = Blueprint("slack", __name__)
+
+        @slack.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self._signed_by_slack(request):
+                return error(401, "The Slack signature is missing or wrong, or the request is older than 5 minutes.")
+            if len(request.body) > MAX_BODY_BYTES:
+                return error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            try:
+                if request.headers.get("content-type", "").startswith(FORM_TYPE):
+                    message = button_click(request.body)
+                else:
+                    envelope = json_object(parse_json(request.body))
+                    if envelope.get("type") == "url_verification":
+                        return response.json({"challenge": challenge(envelope)})
+                    message = self._new_message(envelope, retried="X-Slack-Retry-Num" in request.headers)
+            except InvalidInput as invalid:
+                return error(400, str(invalid))
+            if message is not None:
+                self._answer_in_background(message, on_new_message)
+            return response.text("")
+
+        return slack
+
+    def _signed_by_slack(self, request: Request) -> bool:
+        """Slack's HMAC of `v0:{timestamp}:{raw body}`, with a timestamp within 5 minutes (no replays)."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(time.time() - int(timestamp)) > MAX_REQUEST_AGE_S:
+            return False
+        signed = b"v0:" + timestamp.encode("ascii") + b":" + request.body
+        expected = b"v0=" + hmac.new(self._signing_secret, signed, hashlib.sha256).hexdigest().encode("ascii")
+        return hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape"))
+
+    def _new_message(self, envelope: Dict[Text, Any], retried: bool) -> Optional[SlackMessage]:
+        """The user message of an `event_callback` on its first delivery; None for repeats and ignored events."""
+        message = event_message(envelope) if envelope.get("type") == "event_callback" else None
+        if message is None:
+            return None
+        event_id = slack_id(envelope.get("event_id"), "event_id")
+        ts = slack_id(envelope["event"].get("ts"), "ts")
+        new_event = self._deliveries.first_time(("event", event_id))
+        new_message = self._deliveries.first_time(("message", message.channel, ts))
+        first = new_event and new_message
+        if retried or not first:
+            logger.info("slack.redelivery event_id=%s retried=%s answered=%s", event_id, retried, first)
+        return message if first else None
+
+    def _answer_in_background(self, message: SlackMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Rasa may need more than Slack's 3 s, so the answer comes after the 200."""
+        task = asyncio.get_running_loop().create_task(self._answer(message, on_new_message))
+        self._pending.add(task)  # an unreferenced task may be garbage-collected before it ends
+        task.add_done_callback(self._pending.discard)
+
+    async def _answer(self, message: SlackMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        try:
+            locale = await self._locale(message.user)
+            output = SlackOutput(self._client, message.channel, message.thread_ts)
+            await on_new_message(
+                UserMessage(message.text, output, message.user, input_channel=self.name(), metadata=message.metadata(locale))
+            )
+        except Exception:  # nobody awaits this task: log, or the failure goes unseen
+            logger.exception("slack.answer_failed channel=%s", message.channel)
+
+    async def _locale(self, user: Text) -> Optional[Text]:
+        """The user's Slack locale (e.g. es-ES), a language hint; None when Slack does not say.
+
+        The look-up is cached, and shared by messages that arrive while it runs: they wait on it
+        together and resume in arrival order, so Rasa gets them in the order the user wrote them.
+        """
+        lookup = self._locales.get(user)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._fetch_locale(user))
+            self._locales.put(user, lookup)
+        return await lookup or None
+
+    async def _fetch_locale(self, user: Text) -> Text:
+        """Asks `users.info`; "" on failure, so one missing scope costs one call per user, not one per message."""
+        try:
+            reply = await self._client.users_info(user=user, include_locale=True)
+        except SlackApiError as failure:
+            logger.warning("slack.locale_unavailable reason=%s", failure.response.get("error"))  # missing_scope: users:read
+            return ""
+        except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError) as failure:
+            logger.warning("slack.locale_unavailable reason=%s", type(failure).__name__)
+            return ""
+        locale = (reply.get("user") or {}).get("locale")
+        return locale[:35] if isinstance(locale, str) else ""
+
+
+def required(credentials: Dict[Text, Any], key: Text, variable: Text, where: Text) -> Text:
+    """A credential that must be there; its absence stops `rasa run` with the fix."""
+    value = credentials.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidConfigException(
+            f"bot.slack.SlackInput cannot start without '{key}' in credentials.yml: add "
+            f"`{key}: ${{{variable}}}` under `bot.slack.SlackInput:` and set {variable} to the value "
+            f"in your Slack app's settings ({where})."
+        )
+    return value.strip()
+
+
+def api_url(url: Text) -> Text:
+    """slack_sdk appends method names to the base URL, which must end with '/'."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise InvalidConfigException(f"bot.slack.SlackInput: 'slack_api_url' must be an http(s) URL, not {url!r}.")
+    return url.rstrip("/") + "/"
+
+
+def event_message(envelope: Dict[Text, Any]) -> Optional[SlackMessage]:
+    """A user's message in an `event_callback`; None for what the bot does not answer
+    (other event types, edits and deletions, posts by bots, its own included)."""
+    event = envelope.get("event")
+    if not isinstance(event, dict) or event.get("type") not in MESSAGE_EVENTS:
+        return None
+    if event.get("subtype") or event.get("bot_id"):
+        return None
+    return SlackMessage(
+        text=slack_text(event.get("text")),
+        user=clean_sender(event.get("user")),
+        channel=slack_id(event.get("channel"), "channel"),
+        team=optional_slack_id(event.get("team") or envelope.get("team_id"), "team"),
+        thread_ts=optional_slack_id(event.get("thread_ts"), "thread_ts"),
+    )
+
+
+def button_click(body: bytes) -> Optional[SlackMessage]:
+    """A `block_actions` payload: the clicked button's value is what the user says."""
+    payload = json_object(parse_json(form_field(body, "payload")))
+    if payload.get("type") != "block_actions":
+        return None
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        raise InvalidInput("'actions' must list the clicked button.")
+    return SlackMessage(
+        text=clean_text(actions[0].get("value")),
+        user=clean_sender(nested(payload, "user", "id")),
+        channel=slack_id(nested(payload, "channel", "id"), "channel"),
+        team=optional_slack_id(nested(payload, "team", "id"), "team"),
+        thread_ts=optional_slack_id(nested(payload, "container", "thread_ts"), "thread_ts"),
+    )
+
+
+def challenge(envelope: Dict[Text, Any]) -> Text:
+    value = envelope.get("challenge")
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        raise InvalidInput("'challenge' must be a string of 1-200 characters.")
+    return value
+
+
+def form_field(body: bytes, name: Text) -> bytes:
+    try:
+        values = parse_qs(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInput("The form is not valid UTF-8.") from None
+    if name not in values:
+        raise InvalidInput(f"The form has no '{name}' field.")
+    return values[name][0].encode("utf-8")
+
+
+def nested(payload: Dict[Text, Any], outer: Text, key: Text) -> Any:
+    inner = payload.get(outer)
+    return inner.get(key) if isinstance(inner, dict) else None
+
+
+def slack_id(value: Any, field: Text) -> Text:
+    if not isinstance(value, str) or not _SLACK_ID.fullmatch(value):
+        raise InvalidInput(f"'{field}' must be a Slack id: 1-64 letters, digits, '.', '-' or '_'.")
+    return value
+
+
+def optional_slack_id(value: Any, field: Text) -> Optional[Text]:
+    return None if value is None else slack_id(value, field)
+
+
+def slack_text(value: Any) -> Text:
+    """The text as the user typed it: mentions (`<@U123>`, e.g. of the bot) removed, Slack's escapes undone."""
+    if not isinstance(value, str):
+        raise InvalidInput("'text' must be a string.")
+    text = _MENTION.sub(" ", value).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return clean_text(text)
+
+
+def slack_escaped(text: Text) -> Text:
+    """Slack reads `<...>` as links and pings (`<!channel>`); replies may carry user input, so escape."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def button_blocks(text: Text, buttons: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """Block Kit: the text, then one button per Rasa button whose value is its payload."""
+    elements = [
+        {
+            "type": "button",
+            "action_id": f"button_{index}",
+            "text": {"type": "plain_text", "text": button["title"][:MAX_BUTTON_TITLE]},
+            "value": button["payload"],
+        }
+        for index, button in enumerate(buttons)
+    ]
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": slack_escaped(text)}},
+        {"type": "actions", "elements": elements},
+    ]
+
+
+def error(status: int, reason: Text) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)

@@ -1,0 +1,429 @@
+"""Translation-coverage linter for multilingual Rasa bots.
+
+A multilingual bot fails quietly: a response without a Spanish variation falls back to
+English, an intent with three Arabic examples is guessed, an English sentence pasted
+into `es.yml` teaches the classifier the wrong thing. This lints the domain and the NLU
+data for those gaps, per language, with Rasa's own loaders:
+
+    python -m cs_transformer.lint [--domain domain.yml] [--data data] [--config config.yml]
+                                  [--languages en,es] [--min-examples 10] [--json PATH]
+                                  [--fail-on error|warning]
+
+The bot's languages come from `languages:` of `cs_transformer.LanguageDetector` in the
+config; the first (or its `default_language`) is the language of the response variation
+without condition. An example's language is its file's name (`data/nlu/es.yml`) when that
+is a bot language, else the detected one (as the bot would read it). The wrong-language
+checks are warnings, and stricter than the bot's detector: they skip texts too short to
+tell (see LINT_MIN_LETTERS). Exit status: 1 when an issue at or above `--fail-on` was found, 2 when
+the inputs cannot be read, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from rasa.shared.data import get_data_files, is_nlu_file
+from rasa.shared.exceptions import RasaException
+from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.utils.io import read_yaml_file
+
+from cs_transformer.languages import SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
+
+ERROR = "error"
+WARNING = "warning"
+SEVERITY_RANK: Dict[str, int] = {WARNING: 1, ERROR: 2}
+
+# Every check's stable code and severity, in the order the report lists them.
+CHECKS: Dict[str, str] = {
+    "missing-response-variation": ERROR,
+    "too-few-examples": ERROR,
+    "duplicate-example": ERROR,
+    "example-wrong-language": WARNING,
+    "response-wrong-language": WARNING,
+}
+
+DETECTOR_NAMES = ("cs_transformer.LanguageDetector", "cs_transformer.language_detector.LanguageDetector")
+LANGUAGE_SLOT = "language"
+# Response placeholders ("{order_number}") are English identifiers inside any language.
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+# The wrong-language checks trust a Latin-script language guess only on texts with this
+# many Latin letters. On the demo bot's ~2,600 examples the bot's detector called 61
+# shorter texts "reliably" another bot language ("was kostet das porto" -> en, "carte
+# cadeau" -> es, and by its short-word lexicon "hi" or Swiss "merci vielmal" in de.yml),
+# and none longer. Non-Latin scripts (Han, Arabic) are trusted at any length.
+LINT_MIN_LETTERS = 35
+TABLE_TEXT_CHARS = 60
+
+
+class LintError(Exception):
+    """The inputs cannot be linted (missing file, no languages): a usage problem, exit 2."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding; `subject` says whether `name` is an intent or a response."""
+
+    code: str
+    language: str
+    subject: str  # "intent" or "response"
+    name: str
+    text: Optional[str]
+    message: str
+
+    @property
+    def severity(self) -> str:
+        return CHECKS[self.code]
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "language": self.language,
+            self.subject: self.name,
+            "text": self.text,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Example:
+    """A training example with the language it is filed under."""
+
+    text: str
+    intent: str  # the full key for retrieval intents: faq/shipping_cost
+    language: str
+    path: Path
+    named: bool  # True: language from the file name; False: detected
+
+
+@dataclass(frozen=True)
+class Bot:
+    """What the checks read: languages, domain responses and NLU examples."""
+
+    languages: List[str]
+    default_language: str
+    responses: Dict[str, List[Dict[str, Any]]]
+    examples: List[Example]
+    files: Dict[str, Path]  # language -> the NLU file named after it
+
+
+@dataclass(frozen=True)
+class Report:
+    """All issues of one run, in report order."""
+
+    languages: List[str]
+    issues: List[Issue]
+
+    def counts(self) -> Dict[str, Dict[str, int]]:
+        """Issues per language and code, every code present (zeros included)."""
+        counter = Counter((issue.language, issue.code) for issue in self.issues)
+        return {lang: {code: counter[lang, code] for code in CHECKS} for lang in self.languages}
+
+    def totals(self) -> Dict[str, int]:
+        severities = Counter(issue.severity for issue in self.issues)
+        return {"errors": severities[ERROR], "warnings": severities[WARNING]}
+
+    def failed(self, fail_on: str) -> bool:
+        return any(SEVERITY_RANK[issue.severity] >= SEVERITY_RANK[fail_on] for issue in self.issues)
+
+    def to_json(self) -> Dict[str, Any]:
+        by_code = Counter(issue.code for issue in self.issues)
+        return {
+            "languages": self.languages,
+            "issues": [issue.to_json() for issue in self.issues],
+            "summary": {
+                **self.totals(),
+                "by_code": {code: by_code[code] for code in CHECKS},
+                "by_language": self.counts(),
+            },
+        }
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_languages(config_path: Path) -> Tuple[List[str], str]:
+    """The LanguageDetector's languages and default: exactly what the bot answers in."""
+    config = read_yaml_file(config_path) or {}
+    for component in config.get("pipeline") or []:
+        if component.get("name") in DETECTOR_NAMES and component.get("languages"):
+            languages = [str(language) for language in component["languages"]]
+            return languages, str(component.get("default_language") or languages[0])
+    raise LintError(
+        f"{config_path} has no {DETECTOR_NAMES[0]} with `languages:` in its pipeline; "
+        "add it, or pass --languages en,es"
+    )
+
+
+def nlu_files(paths: Sequence[Path]) -> List[Path]:
+    """The NLU files under `paths`, as Rasa finds them (stories and rules are skipped)."""
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise LintError(f"no such data file or folder: {', '.join(missing)}")
+    files = [_relative(Path(name)) for name in get_data_files([str(path) for path in paths], is_nlu_file)]
+    if not files:
+        raise LintError(f"no Rasa NLU data in {', '.join(map(str, paths))}")
+    return files
+
+
+def _relative(path: Path) -> Path:
+    """Paths in messages as the user would type them (Rasa returns some absolute)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:  # outside the working directory
+        return path
+
+
+def load_examples(
+    files: Sequence[Path], languages: Sequence[str], identifier: LanguageIdentifier
+) -> Tuple[List[Example], Dict[str, Path]]:
+    """Every intent example, filed under its file's language or, failing that, the detected one."""
+    examples: List[Example] = []
+    named_files: Dict[str, Path] = {}
+    for path in files:
+        file_language = path.stem if path.stem in languages else None
+        if file_language:
+            named_files.setdefault(file_language, path)
+        for message in load_data(str(path)).intent_examples:
+            text = message.get(TEXT)
+            examples.append(
+                Example(
+                    text=text,
+                    intent=message.get(INTENT_RESPONSE_KEY) or message.get(INTENT),
+                    language=file_language or identifier.identify(text).language,
+                    path=path,
+                    named=file_language is not None,
+                )
+            )
+    return examples, named_files
+
+
+def variation_language(variation: Dict[str, Any], default_language: str) -> str:
+    """The `language` slot value a variation is conditioned on; no such condition: the default."""
+    for condition in variation.get("condition") or []:
+        if condition.get("type") == "slot" and condition.get("name") == LANGUAGE_SLOT:
+            return str(condition.get("value"))
+    return default_language
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_response_variations(bot: Bot) -> List[Issue]:
+    """A response without a variation in some language falls back to the default language."""
+    issues = []
+    for name, variations in bot.responses.items():
+        present = {variation_language(v, bot.default_language) for v in variations}
+        fallback = next((v.get("text") for v in variations if v.get("text")), None)
+        for language in bot.languages:
+            if language not in present:
+                issues.append(
+                    Issue("missing-response-variation", language, "response", name, fallback,
+                          _missing_variation_fix(name, language, bot.default_language))
+                )
+    return issues
+
+
+def _missing_variation_fix(name: str, language: str, default_language: str) -> str:
+    if language == default_language:
+        return f"no {language} variation: add one without `condition` to {name} in the domain"
+    return (
+        f"no {language} variation: add a translation to {name} in the domain with "
+        f"`condition: [{{type: slot, name: {LANGUAGE_SLOT}, value: {language}}}]`"
+    )
+
+
+def check_example_counts(bot: Bot, min_examples: int) -> List[Issue]:
+    """Every intent (retrieval intents per key) needs `min_examples` in every language."""
+    counts = Counter((example.language, example.intent) for example in bot.examples)
+    intents = sorted({example.intent for example in bot.examples})
+    issues = []
+    for language in bot.languages:
+        where = bot.files.get(language, f"the {language} NLU data")
+        for intent in intents:
+            count = counts[language, intent]
+            if count < min_examples:
+                issues.append(
+                    Issue("too-few-examples", language, "intent", intent, None,
+                          f"{count} {language} example(s), minimum {min_examples}: "
+                          f"add {min_examples - count} more to {where}")
+                )
+    return issues
+
+
+def normalise(text: str) -> str:
+    """Case- and whitespace-insensitive form: what the classifier cannot tell apart."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def check_duplicates(bot: Bot) -> List[Issue]:
+    """The same text under two intents teaches the classifier both; flag every later one."""
+    first_seen: Dict[str, Example] = {}
+    issues = []
+    for example in bot.examples:
+        owner = first_seen.setdefault(normalise(example.text), example)
+        if owner.intent != example.intent:
+            issues.append(
+                Issue("duplicate-example", example.language, "intent", example.intent, example.text,
+                      f"also an example of {owner.intent} ({owner.path.name}): keep it under one intent")
+            )
+    return issues
+
+
+def trusted_guess(identifier: LanguageIdentifier, text: str) -> Optional[LanguageGuess]:
+    """The guess when it is evidence enough to call a text misfiled, else None.
+
+    Stricter than switching a conversation's language: a short Latin text is often a
+    loanword or too little for langdetect (see LINT_MIN_LETTERS).
+    """
+    guess = identifier.identify(text)
+    latin = not any(guess.language in languages for languages in SCRIPT_LANGUAGES.values())
+    too_short = script_profile(text).get("latin", 0) < LINT_MIN_LETTERS
+    return guess if guess.reliable and not (latin and too_short) else None
+
+
+def check_example_languages(bot: Bot, identifier: LanguageIdentifier) -> List[Issue]:
+    """An example that reliably reads as another bot language is filed in the wrong file."""
+    issues = []
+    for example in bot.examples:
+        guess = trusted_guess(identifier, example.text) if example.named else None
+        if guess and guess.language != example.language:
+            issues.append(
+                Issue("example-wrong-language", example.language, "intent", example.intent, example.text,
+                      f"reads as {guess.language} (confidence {guess.confidence:.2f}): translate it to "
+                      f"{example.language} or move it to the {guess.language} data")
+            )
+    return issues
+
+
+def check_response_languages(bot: Bot, identifier: LanguageIdentifier) -> List[Issue]:
+    """A variation that reliably reads as another language answers customers in the wrong one."""
+    issues = []
+    for name, variations in bot.responses.items():
+        for variation in variations:
+            text = variation.get("text")
+            language = variation_language(variation, bot.default_language)
+            if not text or language not in bot.languages:
+                continue
+            guess = trusted_guess(identifier, PLACEHOLDER.sub(" ", text))
+            if guess and guess.language != language:
+                issues.append(
+                    Issue("response-wrong-language", language, "response", name, text,
+                          f"the {language} variation reads as {guess.language} "
+                          f"(confidence {guess.confidence:.2f}): translate it or fix its condition value")
+                )
+    return issues
+
+
+# --------------------------------------------------------------------------- run
+
+
+def lint(
+    domain: Path,
+    data: Sequence[Path],
+    config: Path,
+    languages: Optional[List[str]] = None,
+    min_examples: int = 10,
+) -> Report:
+    """Runs every check; `languages` (first = default) overrides the config's."""
+    bot_languages, default_language = (languages, languages[0]) if languages else read_languages(config)
+    identifier = LanguageIdentifier(bot_languages, default_language)
+    examples, files = load_examples(nlu_files(data), bot_languages, identifier)
+    bot = Bot(bot_languages, default_language, _read_responses(domain), examples, files)
+    issues = [
+        *check_response_variations(bot),
+        *check_example_counts(bot, min_examples),
+        *check_duplicates(bot),
+        *check_example_languages(bot, identifier),
+        *check_response_languages(bot, identifier),
+    ]
+    return Report(bot_languages, _in_report_order(issues, bot_languages))
+
+
+def _read_responses(domain: Path) -> Dict[str, List[Dict[str, Any]]]:
+    if not domain.is_file():
+        raise LintError(f"no such domain file: {domain}")
+    return (read_yaml_file(domain) or {}).get("responses") or {}
+
+
+def _in_report_order(issues: List[Issue], languages: List[str]) -> List[Issue]:
+    codes = list(CHECKS)
+    return sorted(issues, key=lambda issue: (languages.index(issue.language), codes.index(issue.code)))
+
+
+def format_report(report: Report, fail_on: str) -> str:
+    """The human-readable table: per language, issue counts by code, then the issues."""
+    lines = [f"Translation coverage for {', '.join(report.languages)}"]
+    counts = report.counts()
+    for language in report.languages:
+        issues = [issue for issue in report.issues if issue.language == language]
+        lines += ["", f"{language}: {_plural(len(issues), 'issue')}"]
+        lines += [f"  {code:<28}{count:>4}" for code, count in counts[language].items()]
+        lines += [_issue_line(issue) for issue in issues]
+    totals = report.totals()
+    verdict = "FAIL" if report.failed(fail_on) else "OK"
+    lines += ["", f"{_plural(totals['errors'], 'error')}, {_plural(totals['warnings'], 'warning')} "
+                  f"(--fail-on {fail_on}): {verdict}"]
+    return "\n".join(lines)
+
+
+def _issue_line(issue: Issue) -> str:
+    text = ""
+    if issue.text is not None:
+        short = issue.text if len(issue.text) <= TABLE_TEXT_CHARS else issue.text[: TABLE_TEXT_CHARS - 1] + "…"
+        text = f' "{short}"'
+    return f"    {issue.severity:<8}{issue.code:<28}{issue.subject} {issue.name}{text}: {issue.message}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m cs_transformer.lint",
+        description="Translation coverage of a multilingual Rasa bot: responses, examples, languages.",
+    )
+    parser.add_argument("--domain", type=Path, default=Path("domain.yml"))
+    parser.add_argument("--data", type=Path, nargs="+", default=[Path("data")], help="NLU files or folders")
+    parser.add_argument("--config", type=Path, default=Path("config.yml"))
+    parser.add_argument("--languages", type=_language_list, help="e.g. en,es (the first is the default); "
+                        "overrides the LanguageDetector's in --config")
+    parser.add_argument("--min-examples", type=int, default=10, help="per intent and language")
+    parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--fail-on", choices=[WARNING, ERROR], default=ERROR)
+    return parser.parse_args(argv)
+
+
+def _language_list(value: str) -> List[str]:
+    languages = [language.strip() for language in value.split(",") if language.strip()]
+    if not languages:
+        raise argparse.ArgumentTypeError("expected language codes, e.g. en,es")
+    return languages
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """CLI entry point; returns the exit status."""
+    args = parse_args(argv)
+    try:
+        report = lint(args.domain, args.data, args.config, args.languages, args.min_examples)
+    except (LintError, RasaException) as error:
+        print(f"cs_transformer.lint: {error}", file=sys.stderr)
+        return 2
+    print(format_report(report, args.fail_on))
+    if args.json:
+        args.json.write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 1 if report.failed(args.fail_on) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

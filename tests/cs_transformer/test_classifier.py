@@ -1,0 +1,102 @@
+"""TransformerClassifier beyond the shared contract: config errors, fine-tuning, the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from cs_transformer import TransformerClassifier
+from cs_transformer.classifier import label_of
+from cs_transformer.errors import CsTransformerError, ModelNotFoundError
+from tests.conftest import REPO
+from tests.cs_transformer.conftest import training_data
+from tests.cs_transformer.test_contract import tiny_classifier_config
+
+
+def make(config, storage, resource=Resource("clf"), finetuning=False) -> TransformerClassifier:
+    context = ExecutionContext(GraphSchema({}), "test", is_finetuning=finetuning)
+    return TransformerClassifier.create(config, storage, resource, context)
+
+
+def test_every_bad_key_gets_its_own_line(model_storage: LocalModelStorage) -> None:
+    bad = {"epochs": 0, "device": "tpu", "retrieval_weight": 1.5, "learning_rte": 1e-4, "precision": "int3"}
+    with pytest.raises(InvalidConfigException) as error:
+        make(bad, model_storage)
+    message = str(error.value)
+    for key in ("epochs", "device", "retrieval_weight", "learning_rte", "precision"):
+        assert f"'{key}" in message
+    assert "unknown key 'learning_rte'" in message
+    assert message.count("\n  - ") == 5
+
+
+def test_cuda_without_a_gpu_names_the_fix(model_storage: LocalModelStorage) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(CsTransformerError, match="device: auto"):
+        make({"device": "cuda"}, model_storage)
+
+
+def test_a_model_that_is_not_here_names_the_fix(model_storage: LocalModelStorage) -> None:
+    classifier = make({"model_name": "some-org/not-downloaded-model"}, model_storage)
+    with pytest.raises(ModelNotFoundError, match="never downloads"):
+        classifier.train(training_data())
+
+
+def test_fingerprint_covers_the_model_and_the_helper_modules() -> None:
+    first = TransformerClassifier.fingerprint_addon({"model_name": "a"})
+    assert first == TransformerClassifier.fingerprint_addon({"model_name": "a"})
+    assert first != TransformerClassifier.fingerprint_addon({"model_name": "b"})
+
+
+def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
+    config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": 1, "epochs": 3}
+    resource = Resource("finetune")
+    make(config, model_storage, resource).train(training_data())
+    context = ExecutionContext(GraphSchema({}), "test", is_finetuning=True)
+    loaded = TransformerClassifier.load(config, model_storage, resource, context)
+    before = loaded.predict_proba(["where is my order"])
+    loaded.train(training_data())
+    after = loaded.predict_proba(["where is my order"])
+    assert not torch.allclose(before, after)
+    assert loaded.labels == sorted({label_of(m) for m in training_data().intent_examples})
+
+
+def test_finetuning_cannot_add_intents(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
+    config = {**tiny_classifier_config(tiny_model_dir), "epochs": 1}
+    resource = Resource("finetune_new_intent")
+    make(config, model_storage, resource).train(training_data())
+    context = ExecutionContext(GraphSchema({}), "test", is_finetuning=True)
+    loaded = TransformerClassifier.load(config, model_storage, resource, context)
+    extra = training_data().merge(TrainingData([Message(data={"text": "new thing", "intent": "brand_new"})]))
+    with pytest.raises(CsTransformerError, match="rasa train"):
+        loaded.train(extra)
+
+
+@pytest.mark.slow
+def test_real_default_model_on_a_small_bilingual_set(model_storage: LocalModelStorage) -> None:
+    data = training_data()
+    classifier = make({"epochs": 30}, model_storage)
+    classifier.train(data)
+    messages = classifier.process([Message(data={"text": t}) for t in ["¿dónde está mi paquete?", "I'd like to cancel that order"]])
+    assert [m.get("intent")["name"] for m in messages] == ["order_status", "cancel_order"]
+
+
+@pytest.mark.slow
+def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model_storage: LocalModelStorage) -> None:
+    english = load_data(str(REPO / "data" / "nlu" / "en.yml"))
+    classifier = make({}, model_storage)
+    classifier.train(english)
+    for language in ("es", "de", "zh"):
+        examples = load_data(str(REPO / "benchmarks" / "heldout" / f"{language}.yml")).intent_examples
+        predicted = classifier.predict_proba([m.get("text") for m in examples]).argmax(dim=-1).tolist()
+        correct = sum(classifier.labels[p] == label_of(m) for p, m in zip(predicted, examples))
+        assert correct / len(examples) >= 0.7, (language, correct, len(examples))

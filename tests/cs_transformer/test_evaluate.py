@@ -1,0 +1,237 @@
+"""The per-language evaluation: metrics and reports on synthetic outcomes, and the real CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from matplotlib.image import imread
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from cs_transformer.evaluate import (
+    CROSSVAL,
+    HELDOUT,
+    Corpus,
+    Evaluation,
+    EvaluationError,
+    LanguageResult,
+    Outcome,
+    evaluate,
+    format_report,
+    format_summary,
+    main,
+    nlu_config,
+    parse_args,
+    plan_crossval,
+    plot_accuracy,
+    plot_confusion,
+    read_corpus,
+    score,
+    stratified_folds,
+)
+from tests.conftest import REPO
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# 8 sentences: 2 intent mistakes (greet -> goodbye, faq -> order_status) and one FAQ question
+# with the right intent but the wrong answer.
+OUTCOMES: List[Outcome] = [
+    Outcome("hello", "greet", "greet", 0.9),
+    Outcome("hi | there", "greet", "goodbye", 0.4),
+    Outcome("bye", "goodbye", "goodbye", 0.8),
+    Outcome("where is my order", "order_status", "order_status", 0.95),
+    Outcome("how much is shipping", "faq", "faq", 0.9, "faq/shipping_cost", "faq/shipping_cost"),
+    Outcome("shipping to spain?", "faq", "faq", 0.7, "faq/shipping_cost", "faq/international_shipping"),
+    Outcome("when do you open", "faq", "faq", 0.8, "faq/opening_hours", "faq/opening_hours"),
+    Outcome("are you open, where's my parcel", "faq", "order_status", 0.5, "faq/opening_hours", "faq/opening_hours"),
+]
+
+
+def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Any = None, **extra: Any) -> LanguageResult:
+    return LanguageResult(language, 10, accuracy, macro_f1, answer_accuracy, 4 if answer_accuracy is not None else 0,
+                          {"greet": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}}, [], **extra)
+
+
+def evaluation(results: List[LanguageResult], mode: str = HELDOUT) -> Evaluation:
+    return Evaluation(mode, "config.yml", ["en"], [r.language for r in results], "benchmarks/heldout",
+                      5 if mode == CROSSVAL else None, "python -m cs_transformer.evaluate", results)
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == PNG_SIGNATURE, path
+    height, width = imread(str(path)).shape[:2]
+    assert height > 200 and width > 200, path
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_score_at_intent_level() -> None:
+    scores = score("en", OUTCOMES)
+    assert scores.sentences == 8
+    assert scores.accuracy == 6 / 8  # the wrong FAQ answer is still the right intent
+    assert scores.intents["greet"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert scores.intents["goodbye"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
+    assert scores.intents["faq"]["recall"] == 3 / 4
+    assert scores.intents["order_status"]["precision"] == 1 / 2
+    f1s = [scores.intents[intent]["f1"] for intent in ("greet", "goodbye", "order_status", "faq")]
+    assert scores.macro_f1 == pytest.approx(sum(f1s) / 4)
+
+
+def test_answer_accuracy_needs_the_right_intent_and_answer() -> None:
+    scores = score("en", OUTCOMES)
+    assert scores.faq_questions == 4
+    assert scores.answer_accuracy == 2 / 4
+    assert [(e["text"], e["expected"], e["predicted"]) for e in scores.errors] == [
+        ("hi | there", "greet", "goodbye"),
+        ("shipping to spain?", "faq/shipping_cost", "faq/international_shipping"),
+        ("are you open, where's my parcel", "faq/opening_hours", "order_status"),
+    ]
+
+
+def test_intents_only_predicted_are_listed_but_not_averaged() -> None:
+    outcomes = [Outcome("hi", "greet", "greet", 0.9), Outcome("hey", "greet", "ask_recommendation", 0.3),
+                Outcome("bye", "goodbye", "goodbye", 0.9)]
+    scores = score("es", outcomes)
+    assert scores.intents["ask_recommendation"]["support"] == 0
+    assert scores.macro_f1 == pytest.approx((2 / 3 + 1.0) / 2)
+    assert scores.answer_accuracy is None and scores.faq_questions == 0
+
+
+def test_score_refuses_an_empty_language() -> None:
+    with pytest.raises(EvaluationError, match="de: no test sentences"):
+        score("de", [])
+
+
+def test_folds_are_stratified_and_cover_every_example_once() -> None:
+    labels = ["greet"] * 10 + ["faq/warranty"] * 5 + ["faq/gift_cards"] * 7
+    folds = stratified_folds(labels, 5, seed=0)
+    assert sorted(i for fold in folds for i in fold) == list(range(len(labels)))
+    for fold in folds:
+        assert {labels[i] for i in fold} == set(labels)
+    assert folds == stratified_folds(labels, 5, seed=0)
+
+
+def test_folds_need_as_many_examples_per_intent_as_folds() -> None:
+    with pytest.raises(EvaluationError, match="faq/warranty has 3 example"):
+        stratified_folds(["greet"] * 10 + ["faq/warranty"] * 3, 5, seed=0)
+
+
+def test_crossval_trains_on_the_other_folds_of_the_train_languages_only() -> None:
+    def examples(language: str) -> List[Message]:
+        return [Message(data={"text": f"{language} {intent} {i}", "intent": intent})
+                for intent in ("greet", "goodbye") for i in range(4)]
+
+    corpus = Corpus({"en": examples("en"), "es": examples("es")}, TrainingData())
+    runs = plan_crossval(corpus, ["en"], ["en", "es"], folds=2, seed=0)
+    assert len(runs) == 2
+    tested: Dict[str, List[str]] = {"en": [], "es": []}
+    for run in runs:
+        trained = {m.get("text") for m in run.train.intent_examples}
+        assert all(text.startswith("en ") for text in trained) and len(trained) == 4
+        for language, test in run.tests.items():
+            texts = [m.get("text") for m in test.intent_examples]
+            assert not trained & set(texts)
+            tested[language] += texts
+    assert sorted(tested["en"]) == sorted(m.get("text") for m in corpus.examples["en"])
+    assert sorted(tested["es"]) == sorted(m.get("text") for m in corpus.examples["es"])
+
+
+def test_nlu_config_drops_the_fallback_and_the_policies() -> None:
+    config = {"language": "en", "pipeline": [{"name": "WhitespaceTokenizer"}, {"name": "FallbackClassifier"}],
+              "policies": [{"name": "RulePolicy"}]}
+    assert nlu_config(config) == {"language": "en", "pipeline": [{"name": "WhitespaceTokenizer"}], "policies": []}
+    with pytest.raises(EvaluationError, match="no NLU pipeline"):
+        nlu_config({"pipeline": [{"name": "FallbackClassifier"}]})
+
+
+def test_read_corpus_shares_the_regexes_and_names_missing_languages() -> None:
+    corpus = read_corpus(REPO / "data" / "nlu", ["en", "es"])
+    assert set(corpus.examples) == {"en", "es"}
+    assert all(m.get("intent") for m in corpus.examples["es"])
+    assert [r["name"] for r in corpus.shared.regex_features] == ["order_number"]
+    with pytest.raises(EvaluationError, match="no training data for it"):
+        read_corpus(REPO / "data" / "nlu", ["en", "it"])
+
+
+def test_missing_heldout_data_fails_before_training(tmp_path: Path) -> None:
+    args = parse_args(["--languages", "en", "--heldout", str(tmp_path), "--out", str(tmp_path / "out")])
+    with pytest.raises(EvaluationError, match="no held-out test data"):
+        evaluate(args, "")
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def test_summary_table_has_a_row_per_language_and_the_mean() -> None:
+    table = format_summary(evaluation([result("en", 0.9, 0.8, 1.0), result("ar", 0.7, 0.6)]))
+    lines = table.splitlines()
+    assert lines[2] == "| en | 10 | 0.900 | 0.800 | 1.000 (4 FAQ) |"
+    assert lines[3] == "| ar | 10 | 0.700 | 0.600 | — |"
+    assert lines[4] == "| **mean** | 20 | **0.800** | 0.700 | 1.000 |"
+
+
+def test_report_lists_intents_errors_and_folds() -> None:
+    scores = score("en", OUTCOMES, fold_accuracy=[0.75, 0.5])
+    report = format_report(evaluation([scores], CROSSVAL))
+    assert "5-fold stratified cross-validation" in report
+    assert "without FallbackClassifier" in report
+    assert "![confusion matrix, en](confusion_en.png)" in report
+    assert "| greet | 1.000 | 0.500 | 0.667 | 2 |" in report
+    assert "Accuracy per fold: 0.750, 0.500." in report
+    assert "| hi \\| there | greet | goodbye | 0.40 |" in report
+    assert "Wrong intent or FAQ answer: 3" in report
+
+
+def test_json_report_means_answers_over_languages_with_faq() -> None:
+    report = evaluation([result("en", 0.9, 0.8, 0.5), result("ar", 0.7, 0.6)]).to_json()
+    assert report["fallback_classifier_removed"] is True
+    assert report["summary"] == {"accuracy": pytest.approx(0.8), "macro_f1": pytest.approx(0.7), "answer_accuracy": 0.5}
+    assert report["languages"]["en"]["intents"]["greet"]["f1"] == pytest.approx(2 / 3)
+    json.dumps(report)
+
+
+def test_plots_are_png_files(tmp_path: Path) -> None:
+    plot_confusion(OUTCOMES, "en", tmp_path / "confusion_en.png")
+    plot_accuracy([result("en", 0.9, 0.8), result("es", 0.7, 0.6)], "by language", tmp_path / "bars.png")
+    assert_png(tmp_path / "confusion_en.png")
+    assert_png(tmp_path / "bars.png")
+
+
+# --------------------------------------------------------------------------- the real CLI
+
+
+@pytest.mark.slow  # trains the real pipeline twice: ~2.5 minutes on 2 idle cores
+def test_cli_heldout_and_cross_lingual(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    heldout = tmp_path / "heldout"
+    completed = subprocess.run(
+        [sys.executable, "-m", "cs_transformer.evaluate", "--languages", "en,es", "--out", str(heldout)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "| **mean** |" in completed.stdout
+    assert "[held-out] training on" in completed.stderr
+    for name in ("confusion_en.png", "confusion_es.png", "accuracy_by_language.png"):
+        assert_png(heldout / name)
+    report = json.loads((heldout / "report.json").read_text(encoding="utf-8"))
+    assert report["mode"] == HELDOUT and list(report["languages"]) == ["en", "es"]
+    for scores in report["languages"].values():
+        assert 0.0 <= scores["accuracy"] <= 1.0 and scores["sentences"] > 0
+        assert 0.0 <= scores["intents"]["faq"]["f1"] <= 1.0
+        assert all(0.0 <= intent["f1"] <= 1.0 for intent in scores["intents"].values())
+    assert (heldout / "report.md").read_text(encoding="utf-8").startswith("# NLU evaluation per language")
+
+    # In this process (Rasa is imported already): the import alone takes half a minute.
+    cross = tmp_path / "cross"
+    assert main(["--train-languages", "en", "--test-languages", "es", "--out", str(cross)]) == 0
+    assert "never trained on es" in capsys.readouterr().out
+    report = json.loads((cross / "report.json").read_text(encoding="utf-8"))
+    assert (report["train_languages"], report["test_languages"]) == (["en"], ["es"])
+    assert 0.0 <= report["languages"]["es"]["accuracy"] <= 1.0
+    assert_png(cross / "confusion_es.png")
+    assert not (cross / "confusion_en.png").exists()

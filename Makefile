@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 MODEL := models/shop.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) $(wildcard cs_transformer/*.py)
+# The NLU component code counts too (tools such as lint.py and evaluate.py do not).
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
+  $(filter-out cs_transformer/lint.py cs_transformer/evaluate.py,$(wildcard cs_transformer/*.py))
 export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup train run test lint lock clean bench-nlu
+.PHONY: setup train run test lint eval lock clean bench-nlu
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -40,6 +42,9 @@ test: train  ## the whole suite, slow tests included (the end-to-end tests use t
 
 lint: $(STAMP)  ## translation coverage: responses, examples and their languages, per bot language
 	$(BIN)/python -m cs_transformer.lint $(LINT_ARGS)
+
+eval: $(STAMP)  ## per-language accuracy, per-intent F1 and confusion matrices (PNG) on the held-out set
+	$(BIN)/python -m cs_transformer.evaluate --out results/eval $(EVAL_ARGS)
 
 bench-nlu: $(STAMP)  ## cs_transformer vs stock DIET on the held-out set (not a test; ~30 min on 2 cores)
 	$(BIN)/python benchmarks/nlu.py

@@ -6,8 +6,8 @@ own evaluation loop (`rasa.nlu.test.get_eval_data`, what `rasa test nlu` runs):
 
     python -m cs_transformer.evaluate [--mode heldout|crossval] [--folds 5]
                                       [--languages en,es] [--train-languages en] [--test-languages es,de]
-                                      [--config config.yml] [--data data/nlu] [--heldout benchmarks/heldout]
-                                      [--out results/eval]
+                                      [--config config.yml] [--domain domain.yml] [--data data/nlu]
+                                      [--heldout benchmarks/heldout] [--out results/eval]
 
 - `heldout` (default): train on `<data>/<language>.yml` of the train languages, test on
   `<heldout>/<language>.yml` of the test languages (sentences never trained on).
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -247,10 +248,11 @@ def read_corpus(data: Path, languages: Sequence[str]) -> Corpus:
 
 def read_heldout(folder: Path, languages: Sequence[str]) -> Dict[str, TrainingData]:
     """`<folder>/<language>.yml` for each test language."""
-    missing = [str(folder / f"{language}.yml") for language in languages if not (folder / f"{language}.yml").is_file()]
+    paths = {language: folder / f"{language}.yml" for language in languages}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
         raise EvaluationError(f"no held-out test data: {', '.join(missing)}")
-    return {language: load_data(str(folder / f"{language}.yml")) for language in languages}
+    return {language: load_data(str(path)) for language, path in paths.items()}
 
 
 def nlu_config(config: Dict[str, Any]) -> Dict[str, Any]:
@@ -305,15 +307,22 @@ def plan_crossval(
 # --------------------------------------------------------------------------- running
 
 
-def execute(runs: Sequence[Run], config: Path, workdir: Path) -> List[Dict[str, List[Outcome]]]:
-    """Trains each run's model with Rasa and tests it; the outcomes per run and language."""
+def execute(runs: Sequence[Run], config: Path, domain: Path, workdir: Path) -> List[Dict[str, List[Outcome]]]:
+    """Trains each run's model with Rasa and tests it; the outcomes per run and language.
+
+    The domain gives the FAQ answers (`utter_faq/...`), as in `rasa train`: without them Rasa
+    warns about every FAQ example.
+    """
     outcomes = []
     for index, run in enumerate(runs):
         data = workdir / f"data-{index}"
         data.mkdir()
         (data / "nlu.yml").write_text(run.train.nlu_as_yaml(), encoding="utf-8")
         progress(f"[{run.name}] training on {len(run.train.intent_examples)} examples")
-        model = train_nlu(str(config), str(data), str(workdir / "models"), fixed_model_name=f"run-{index}")
+        # Rasa prints where it saved the (temporary) model: progress, not a result.
+        with contextlib.redirect_stdout(sys.stderr):
+            model = train_nlu(str(config), str(data), str(workdir / "models"), fixed_model_name=f"run-{index}",
+                              domain=str(domain))
         if model is None:
             raise EvaluationError(f"[{run.name}] training failed")
         agent = Agent.load(model)
@@ -452,7 +461,8 @@ def plot_accuracy(results: Sequence[LanguageResult], title: str, path: Path) -> 
                                        (0.2, "macro_f1", "macro-F1", "tab:orange")):
         values = [getattr(r, key) for r in results]
         bars = axes.bar(x + offset, values, width=0.38, label=label, color=colour)
-        axes.bar_label(bars, fmt="%.2f", fontsize=8, padding=2)
+        axes.bar_label(bars, fmt="%.2f", fontsize=8, padding=2, zorder=3,
+                       bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         mean = statistics.mean(values)
         axes.axhline(mean, linestyle="--", linewidth=1, color=colour, label=f"mean {label} {mean:.3f}")
     axes.set_xticks(x, [r.language for r in results])
@@ -482,8 +492,9 @@ def write_outputs(evaluation: Evaluation, outcomes: Dict[str, List[Outcome]], ou
 
 def evaluate(args: argparse.Namespace, command: str) -> Evaluation:
     """Plans, trains and tests, writes the outputs to `args.out`; returns the evaluation."""
-    if not args.config.is_file():
-        raise EvaluationError(f"no such config file: {args.config}")
+    for path in (args.config, args.domain):
+        if not path.is_file():
+            raise EvaluationError(f"no such file: {path}")
     languages = args.languages or read_languages(args.config)[0]
     train_languages = args.train_languages or languages
     test_languages = args.test_languages or languages
@@ -497,10 +508,12 @@ def evaluate(args: argparse.Namespace, command: str) -> Evaluation:
         corpus = read_corpus(args.data, train_languages)
         runs = plan_heldout(corpus, train_languages, read_heldout(args.heldout, test_languages))
         test_data = str(args.heldout)
+    progress(f"{len(runs)} model(s) to train on {', '.join(train_languages)}, "
+             f"tested on {', '.join(test_languages)}")
     with tempfile.TemporaryDirectory(prefix="cs-eval-") as workdir:
         config = Path(workdir) / "config.yml"
         write_yaml(nlu_config(read_yaml_file(args.config) or {}), config)
-        per_run = execute(runs, config, Path(workdir))
+        per_run = execute(runs, config, args.domain, Path(workdir))
     outcomes = {language: pool(language, per_run) for language in test_languages}
     results = [
         score(language, outcomes[language],
@@ -522,6 +535,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--folds", type=int, default=5, help="crossval: folds per language")
     parser.add_argument("--seed", type=int, default=42, help="crossval: how the folds are shuffled")
     parser.add_argument("--config", type=Path, default=Path("config.yml"), help="the pipeline to evaluate")
+    parser.add_argument("--domain", type=Path, default=Path("domain.yml"), help="for the FAQ answers")
     parser.add_argument("--data", type=Path, default=Path("data/nlu"), help="training data, <language>.yml each")
     parser.add_argument("--heldout", type=Path, default=Path("benchmarks/heldout"),
                         help="heldout: test data, <language>.yml each")

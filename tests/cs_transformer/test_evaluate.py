@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict, List, Optional
 
 import pytest
 from matplotlib.image import imread
@@ -52,9 +52,10 @@ OUTCOMES: List[Outcome] = [
 ]
 
 
-def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Any = None, **extra: Any) -> LanguageResult:
+def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Optional[float] = None) -> LanguageResult:
+    """A language's scores as the reports get them, without a model."""
     return LanguageResult(language, 10, accuracy, macro_f1, answer_accuracy, 4 if answer_accuracy is not None else 0,
-                          {"greet": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}}, [], **extra)
+                          {"greet": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}}, [])
 
 
 def evaluation(results: List[LanguageResult], mode: str = HELDOUT) -> Evaluation:
@@ -160,7 +161,9 @@ def test_read_corpus_shares_the_regexes_and_names_missing_languages() -> None:
 
 
 def test_missing_heldout_data_fails_before_training(tmp_path: Path) -> None:
-    args = parse_args(["--languages", "en", "--heldout", str(tmp_path), "--out", str(tmp_path / "out")])
+    args = parse_args(["--languages", "en", "--heldout", str(tmp_path), "--out", str(tmp_path / "out"),
+                       "--config", str(REPO / "config.yml"), "--domain", str(REPO / "domain.yml"),
+                       "--data", str(REPO / "data" / "nlu")])
     with pytest.raises(EvaluationError, match="no held-out test data"):
         evaluate(args, "")
 
@@ -191,7 +194,8 @@ def test_report_lists_intents_errors_and_folds() -> None:
 def test_json_report_means_answers_over_languages_with_faq() -> None:
     report = evaluation([result("en", 0.9, 0.8, 0.5), result("ar", 0.7, 0.6)]).to_json()
     assert report["fallback_classifier_removed"] is True
-    assert report["summary"] == {"accuracy": pytest.approx(0.8), "macro_f1": pytest.approx(0.7), "answer_accuracy": 0.5}
+    assert report["summary"] == {"accuracy": pytest.approx(0.8), "macro_f1": pytest.approx(0.7),
+                                 "answer_accuracy": 0.5}
     assert report["languages"]["en"]["intents"]["greet"]["f1"] == pytest.approx(2 / 3)
     json.dumps(report)
 

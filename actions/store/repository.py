@@ -178,11 +178,7 @@ class Store:
         so two simultaneous cancellations produce one refund.
         """
         with self._write(customer_id) as session:
-            order = session.execute(
-                select(Order)
-                .where(Order.customer_id == customer_id, Order.number == number)
-                .with_for_update()
-            ).scalar_one_or_none()
+            order = _locked_order(session, customer_id, number)
             if order is None:
                 return CancelResult.NOT_FOUND
             refused = _REFUSED_CANCELLATIONS.get(order.status)
@@ -202,11 +198,7 @@ class Store:
     def change_shipping_address(self, customer_id: int, number: str, address: str) -> bool:
         """Set the delivery address of the customer's order if it has not shipped yet."""
         with self._write(customer_id) as session:
-            order = session.execute(
-                select(Order)
-                .where(Order.customer_id == customer_id, Order.number == number)
-                .with_for_update()
-            ).scalar_one_or_none()
+            order = _locked_order(session, customer_id, number)
             if order is None or order.status != OrderStatus.PROCESSING.value:
                 return False
             order.shipping_address = address
@@ -423,6 +415,15 @@ def _order_query() -> Select:
 
 def _orders(session: Session, query: Select) -> List[OrderView]:
     return [_order_view(order) for order in session.execute(query).scalars()]
+
+
+def _locked_order(session: Session, customer_id: int, number: str) -> Optional[Order]:
+    """The customer's order, row-locked for the rest of the transaction (PostgreSQL)."""
+    return session.execute(
+        select(Order)
+        .where(Order.customer_id == customer_id, Order.number == number)
+        .with_for_update()
+    ).scalar_one_or_none()
 
 
 def _export(session: Session, customer: Customer) -> Dict[str, Any]:

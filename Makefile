@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup train run test lint eval lock clean bench-nlu
+.PHONY: setup system-deps train run test lint eval lock clean bench-nlu
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -37,7 +37,10 @@ $(MODEL): $(STAMP) $(TRAINING_INPUTS)
 run: train  ## start the action server and Rasa on 127.0.0.1
 	@scripts/run.sh $(MODEL)
 
-test: train  ## the whole suite, slow tests included (the end-to-end tests use the trained model)
+system-deps:  ## PostgreSQL, Redis and headless Chromium from Debian, for the tests (only what is missing)
+	@scripts/system-deps.sh
+
+test: train system-deps  ## the whole suite, slow tests included (the end-to-end tests use the trained model)
 	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## translation coverage: responses, examples and their languages, per bot language

@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint eval lock clean bench-nlu
+.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -49,8 +49,17 @@ lint: $(STAMP)  ## translation coverage: responses, examples and their languages
 eval: $(STAMP)  ## per-language accuracy, per-intent F1 and confusion matrices (PNG) on the held-out set
 	$(BIN)/python -m cs_transformer.evaluate --out results/eval $(EVAL_ARGS)
 
-bench-nlu: $(STAMP)  ## cs_transformer vs stock DIET on the held-out set (not a test; ~30 min on 2 cores)
-	$(BIN)/python benchmarks/nlu.py
+bench-nlu: $(STAMP)  ## cs_transformer (ONNX int8 and torch) vs stock DIET on the held-out set (not a test; ~45 min on 2 cores)
+	$(BIN)/python benchmarks/nlu.py $(BENCH_ARGS)
+
+LOAD_VENV := .venv-load
+$(LOAD_VENV)/.installed: benchmarks/load/requirements.lock $(STAMP)
+	@test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
+	$(BIN)/uv pip install --python $(LOAD_VENV)/bin/python -r benchmarks/load/requirements.lock
+	@touch $@
+
+bench-load: $(MODEL) $(LOAD_VENV)/.installed  ## Locust: 50 conversations for 60 s, this bot vs the stock-DIET bot (trains it once, ~30 min)
+	$(BIN)/python benchmarks/load/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf models .rasa var
+	rm -rf models .rasa var benchmarks/.models

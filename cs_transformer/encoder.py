@@ -83,6 +83,8 @@ class SentenceEncoder(nn.Module):
         self.tokenizer = tokenizer
         self.text_prefix = text_prefix
         self.max_length = max_length
+        # Autocast dtype for `encode` (None = float32); the classifier sets it per device.
+        self.autocast_dtype: Optional[torch.dtype] = None
         layers = encoder_layers(model)
         self.trainable_layers = min(trainable_layers, len(layers))
         self.frozen_depth = len(layers) - self.trainable_layers
@@ -94,7 +96,7 @@ class SentenceEncoder(nn.Module):
 
     @classmethod
     def from_directory(cls, directory: Path, trainable_layers: int, text_prefix: Text, max_length: int) -> SentenceEncoder:
-        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        tokenizer = load_tokenizer(directory)
         config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
         # Mean pooling replaces the pooler: skip building (and warning about) an untrained one.
         extra = {"add_pooling_layer": False} if config.model_type in MODELS_WITH_POOLER else {}
@@ -119,19 +121,7 @@ class SentenceEncoder(nn.Module):
         self.model.load_state_dict(state, strict=False)
 
     def tokenize(self, texts: Sequence[Text]) -> Dict[Text, torch.Tensor]:
-        encoded = self.tokenizer(
-            [self.text_prefix + text for text in texts],
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-        )
-        if encoded["input_ids"].shape[1] == 0:
-            # Empty texts and a tokenizer that adds no special tokens: one pad token stands
-            # for "nothing", since a transformer cannot run on zero positions.
-            pad = self.tokenizer.pad_token_id or 0
-            return {"input_ids": torch.full((len(texts), 1), pad), "attention_mask": torch.ones(len(texts), 1, dtype=torch.long)}
-        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+        return tokenize(self.tokenizer, texts, self.text_prefix, self.max_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(fine-tuned sentence vectors, frozen-layer sentence vectors)."""
@@ -140,6 +130,36 @@ class SentenceEncoder(nn.Module):
         tuned = mean_pool(hidden_states[-1], attention_mask)
         frozen = mean_pool(hidden_states[self.frozen_depth], attention_mask)
         return tuned, frozen
+
+    @torch.inference_mode()
+    def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """`forward` on raw texts, for inference: float32 CPU tensors (the classifier's contract)."""
+        device = next(self.model.parameters()).device
+        inputs = self.tokenize(texts)
+        with autocast(device, self.autocast_dtype):
+            tuned, frozen = self(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
+        return tuned.float().cpu(), frozen.float().cpu()
+
+
+def load_tokenizer(directory: Path) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+
+
+def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[Text], text_prefix: Text, max_length: int) -> Dict[Text, torch.Tensor]:
+    """Token ids and attention mask, the same for the torch and the ONNX backend."""
+    encoded = tokenizer(
+        [text_prefix + text for text in texts],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+    )
+    if encoded["input_ids"].shape[1] == 0:
+        # Empty texts and a tokenizer that adds no special tokens: one pad token stands
+        # for "nothing", since a transformer cannot run on zero positions.
+        pad = tokenizer.pad_token_id or 0
+        return {"input_ids": torch.full((len(texts), 1), pad), "attention_mask": torch.ones(len(texts), 1, dtype=torch.long)}
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
 
 def length_buckets(texts: Sequence[Text], batch_size: int) -> Iterator[List[int]]:

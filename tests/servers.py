@@ -66,14 +66,18 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None) -> Dict[s
 
 @contextmanager
 def running_bot(
-    tmp: Path, store_url: str, extra_env: Optional[Dict[str, str]] = None, credentials: Path = REPO / "credentials.yml"
+    tmp: Path,
+    store_url: str,
+    extra_env: Optional[Dict[str, str]] = None,
+    credentials: Path = REPO / "credentials.yml",
+    model: Path = MODEL,
 ) -> Iterator[str]:
     """Starts the action server and Rasa with the trained model; yields Rasa's base URL.
 
     `credentials` selects the channels (a test may write its own file, e.g. with a
     stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs)."""
-    if not MODEL.exists():
-        raise FileNotFoundError(f"{MODEL} is missing: run `make train` (make test does it first).")
+    if not model.exists():
+        raise FileNotFoundError(f"{model} is missing: run `make train` (make test does it first).")
     actions_port, rasa_port = free_port(), free_port()
     endpoints = tmp / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
@@ -81,7 +85,7 @@ def running_bot(
     actions_cmd = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)]
     rasa_cmd = [
         str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(rasa_port),
-        "-m", str(MODEL), "--endpoints", str(endpoints), "--credentials", str(credentials),
+        "-m", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
     ]
     with process(actions_cmd, tmp / "actions.log", env) as actions, process(rasa_cmd, tmp / "rasa.log", env) as rasa:
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, tmp / "actions.log")

@@ -19,7 +19,7 @@ from cs_transformer.classifier import label_of
 from cs_transformer.errors import CsTransformerError, ModelNotFoundError
 from tests.conftest import REPO
 from tests.cs_transformer.conftest import training_data
-from tests.cs_transformer.test_contract import tiny_classifier_config
+from tests.cs_transformer.test_contract import BACKENDS, tiny_classifier_config
 
 
 def make(config, storage, resource=Resource("clf"), finetuning=False) -> TransformerClassifier:
@@ -28,14 +28,17 @@ def make(config, storage, resource=Resource("clf"), finetuning=False) -> Transfo
 
 
 def test_every_bad_key_gets_its_own_line(model_storage: LocalModelStorage) -> None:
-    bad = {"epochs": 0, "device": "tpu", "retrieval_weight": 1.5, "learning_rte": 1e-4, "precision": "int3"}
+    bad = {
+        "epochs": 0, "device": "tpu", "retrieval_weight": 1.5, "learning_rte": 1e-4, "precision": "int3",
+        "inference_backend": "tensorrt",
+    }
     with pytest.raises(InvalidConfigException) as error:
         make(bad, model_storage)
     message = str(error.value)
-    for key in ("epochs", "device", "retrieval_weight", "learning_rte", "precision"):
+    for key in bad:
         assert f"'{key}" in message
     assert "unknown key 'learning_rte'" in message
-    assert message.count("\n  - ") == 5
+    assert message.count("\n  - ") == len(bad)
 
 
 def test_cuda_without_a_gpu_names_the_fix(model_storage: LocalModelStorage) -> None:
@@ -57,9 +60,19 @@ def test_fingerprint_covers_the_model_and_the_helper_modules() -> None:
     assert first != TransformerClassifier.fingerprint_addon({"model_name": "b"})
 
 
-def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
-    config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": 1, "epochs": 3}
-    resource = Resource("finetune")
+def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
+    config = {**tiny_classifier_config(tiny_model_dir, "torch"), "epochs": 1}
+    resource = Resource("torch_only")
+    make(config, model_storage, resource).train(training_data())
+    context = ExecutionContext(GraphSchema({}), "test")
+    with pytest.raises(CsTransformerError, match="rasa train --force"):
+        TransformerClassifier.load({**config, "inference_backend": "onnx_int8"}, model_storage, resource, context)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model_storage: LocalModelStorage, backend: str) -> None:
+    config = {**tiny_classifier_config(tiny_model_dir, backend), "trainable_layers": 1, "epochs": 3}
+    resource = Resource(f"finetune_{backend}")
     make(config, model_storage, resource).train(training_data())
     context = ExecutionContext(GraphSchema({}), "test", is_finetuning=True)
     loaded = TransformerClassifier.load(config, model_storage, resource, context)
@@ -92,11 +105,19 @@ def test_real_default_model_on_a_small_bilingual_set(model_storage: LocalModelSt
 
 @pytest.mark.slow
 def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model_storage: LocalModelStorage) -> None:
+    """With the default (CPU: int8 ONNX) backend, which must agree with the torch encoder."""
     english = load_data(str(REPO / "data" / "nlu" / "en.yml"))
     classifier = make({}, model_storage)
     classifier.train(english)
+    assert classifier.onnx_encoder is not None
     for language in ("es", "de", "zh"):
         examples = load_data(str(REPO / "benchmarks" / "heldout" / f"{language}.yml")).intent_examples
-        predicted = classifier.predict_proba([m.get("text") for m in examples]).argmax(dim=-1).tolist()
+        texts = [m.get("text") for m in examples]
+        predicted = classifier.predict_proba(texts).argmax(dim=-1).tolist()
         correct = sum(classifier.labels[p] == label_of(m) for p, m in zip(predicted, examples))
         assert correct / len(examples) >= 0.7, (language, correct, len(examples))
+        onnx_encoder, classifier.onnx_encoder = classifier.onnx_encoder, None
+        predicted_by_torch = classifier.predict_proba(texts).argmax(dim=-1).tolist()
+        classifier.onnx_encoder = onnx_encoder
+        agreement = sum(a == b for a, b in zip(predicted, predicted_by_torch)) / len(texts)
+        assert agreement >= 0.95, (language, agreement)

@@ -15,10 +15,11 @@ from cs_transformer import LanguageDetector, TransformerClassifier
 from tests.cs_transformer.conftest import EDGE_CASE_TEXTS, training_data
 
 RANKING_LENGTH = 3
-TRAINED = Resource("trained_classifier")
+# The contract holds for every inference backend: eager torch and the int8 ONNX graph.
+BACKENDS = ["torch", "onnx_int8"]
 
 
-def tiny_classifier_config(model_dir: Path) -> Dict:
+def tiny_classifier_config(model_dir: Path, backend: str = "torch") -> Dict:
     return {
         "model_name": str(model_dir),
         "text_prefix": "",
@@ -30,7 +31,13 @@ def tiny_classifier_config(model_dir: Path) -> Dict:
         "head_learning_rate": 1e-2,
         "validation_split": 0.0,
         "ranking_length": RANKING_LENGTH,
+        "inference_backend": backend,
     }
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +46,16 @@ def trained_storage(tmp_path_factory: pytest.TempPathFactory) -> LocalModelStora
 
 
 @pytest.fixture(scope="module")
-def trained_classifier(tiny_model_dir: Path, trained_storage: LocalModelStorage) -> TransformerClassifier:
+def trained_resource(backend: str) -> Resource:
+    return Resource(f"classifier_{backend}")
+
+
+@pytest.fixture(scope="module")
+def trained_classifier(
+    tiny_model_dir: Path, trained_storage: LocalModelStorage, trained_resource: Resource, backend: str
+) -> TransformerClassifier:
     classifier = TransformerClassifier.create(
-        tiny_classifier_config(tiny_model_dir), trained_storage, TRAINED, ExecutionContext(GraphSchema({}), "test")
+        tiny_classifier_config(tiny_model_dir, backend), trained_storage, trained_resource, ExecutionContext(GraphSchema({}), "test")
     )
     classifier.train(training_data())
     return classifier
@@ -92,20 +106,28 @@ def test_response_selector_output_has_rasas_format(trained_classifier: Transform
 
 
 def test_persist_then_load_gives_identical_predictions(
-    trained_classifier: TransformerClassifier, tiny_model_dir: Path, trained_storage: LocalModelStorage
+    trained_classifier: TransformerClassifier,
+    tiny_model_dir: Path,
+    trained_storage: LocalModelStorage,
+    trained_resource: Resource,
+    backend: str,
 ) -> None:
     texts = EDGE_CASE_TEXTS + ["where is my order", "quiero cancelar", "horario de atencion"]
     before = [m.as_dict(only_output_properties=True) for m in parse(trained_classifier, texts)]
     context = ExecutionContext(GraphSchema({}), "test")
-    loaded = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir), trained_storage, TRAINED, context)
+    loaded = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir, backend), trained_storage, trained_resource, context)
+    assert (loaded.onnx_encoder is not None) == (backend == "onnx_int8")
     after = [m.as_dict(only_output_properties=True) for m in parse(loaded, texts)]
     assert after == before
 
 
-def test_weights_are_safetensors_and_small(trained_classifier: TransformerClassifier, trained_storage: LocalModelStorage) -> None:
-    with trained_storage.read_from(TRAINED) as directory:
+def test_weights_are_safetensors_plus_the_onnx_graph_when_asked(
+    trained_classifier: TransformerClassifier, trained_storage: LocalModelStorage, trained_resource: Resource, backend: str
+) -> None:
+    with trained_storage.read_from(trained_resource) as directory:
         files = sorted(p.name for p in Path(directory).iterdir())
-    assert files == ["meta.json", "weights.safetensors"]
+    onnx = ["encoder.int8.onnx"] if backend == "onnx_int8" else []
+    assert files == sorted(["meta.json", "weights.safetensors"] + onnx)
 
 
 def test_untrained_classifier_leaves_messages_alone(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
@@ -114,13 +136,17 @@ def test_untrained_classifier_leaves_messages_alone(tiny_model_dir: Path, model_
     assert message.get("intent") is None
 
 
-def test_batch_and_single_predictions_agree(trained_classifier: TransformerClassifier) -> None:
+# Dynamic int8 quantization scales activations per call, so a batch shifts scores slightly.
+BATCH_TOLERANCE = {"torch": 1e-4, "onnx_int8": 5e-3}
+
+
+def test_batch_and_single_predictions_agree(trained_classifier: TransformerClassifier, backend: str) -> None:
     texts = ["hello there", "donde esta mi pedido", "x" * 5000, "👍"]
     batched = [m.get("intent_ranking") for m in parse(trained_classifier, texts)]
     single = [parse(trained_classifier, [t])[0].get("intent_ranking") for t in texts]
     for a, b in zip(batched, single):
         assert [r["name"] for r in a] == [r["name"] for r in b]
-        assert [r["confidence"] for r in a] == pytest.approx([r["confidence"] for r in b], abs=1e-4)
+        assert [r["confidence"] for r in a] == pytest.approx([r["confidence"] for r in b], abs=BATCH_TOLERANCE[backend])
 
 
 @pytest.mark.parametrize("text", EDGE_CASE_TEXTS + ["¿Dónde está mi pedido?", "我的订单在哪里"])

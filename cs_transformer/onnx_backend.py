@@ -1,0 +1,91 @@
+"""The CPU fast path: the trained encoder as an int8 ONNX graph, run by ONNX Runtime.
+
+At training time the sentence encoder (fine-tuned layers included) is exported once to
+ONNX and its weights are quantized to int8 (dynamic quantization: activations are scaled
+per call). On a small CPU this runs a one-message parse several times faster than eager
+torch, at a cosine similarity of about 0.99 to the float32 vectors; `make bench-nlu`
+measures what that costs in accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Sequence, Text, Tuple
+
+import numpy as np
+import onnxruntime
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+from cs_transformer.encoder import SentenceEncoder, tokenize
+from cs_transformer.errors import CsTransformerError
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "encoder.int8.onnx"
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask")
+OUTPUTS = ("tuned", "frozen")
+
+
+def export_int8(encoder: SentenceEncoder, target: Path) -> None:
+    """Writes `encoder` as an int8-quantized ONNX graph to `target` (float32 export first)."""
+    started = time.perf_counter()
+    logger.info("cs_transformer.onnx.export started: tracing the encoder to ONNX (about 10 s for e5-small)")
+    device = next(encoder.parameters()).device
+    encoder.to("cpu").eval()
+    example = tokenize(encoder.tokenizer, ["a short example", "and a second, slightly longer one"], encoder.text_prefix, encoder.max_length)
+    with tempfile.TemporaryDirectory(prefix="cs-transformer-onnx-") as work:
+        float_graph = Path(work) / "encoder.onnx"
+        with warnings.catch_warnings(), torch.inference_mode():
+            # The tracer warns about every Python-level shape check in the HF model.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                encoder,
+                (example["input_ids"], example["attention_mask"]),
+                str(float_graph),
+                dynamo=False,
+                input_names=list(INPUTS),
+                output_names=list(OUTPUTS),
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "tuned": {0: "batch"},
+                    "frozen": {0: "batch"},
+                },
+                opset_version=OPSET,
+            )
+        logger.info("cs_transformer.onnx.quantize started: int8 weights (about 15 s for e5-small)")
+        quantize_dynamic(str(float_graph), str(target), weight_type=QuantType.QInt8)
+    encoder.to(device)
+    logger.info(
+        "cs_transformer.onnx.export done seconds=%.1f size_mb=%.1f", time.perf_counter() - started, target.stat().st_size / 1e6
+    )
+
+
+class OnnxSentenceEncoder:
+    """Same inputs and outputs as `SentenceEncoder.forward`, on ONNX Runtime's CPU provider."""
+
+    def __init__(self, graph: bytes, tokenizer, text_prefix: Text, max_length: int) -> None:
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own untyped errors for bad graphs
+            raise CsTransformerError(
+                f"The classifier's ONNX graph cannot be loaded ({error}). Retrain with `rasa train --force`."
+            ) from error
+        self.tokenizer = tokenizer
+        self.text_prefix = text_prefix
+        self.max_length = max_length
+
+    def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(fine-tuned sentence vectors, frozen-layer sentence vectors) as float32 tensors."""
+        inputs = tokenize(self.tokenizer, texts, self.text_prefix, self.max_length)
+        feed = {name: inputs[name].numpy().astype(np.int64) for name in INPUTS}
+        tuned, frozen = self.session.run(list(OUTPUTS), feed)
+        return torch.from_numpy(tuned), torch.from_numpy(frozen)

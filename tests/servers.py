@@ -66,17 +66,22 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None) -> Dict[s
 
 @contextmanager
 def running_bot(
-    tmp: Path, store_url: str, extra_env: Optional[Dict[str, str]] = None, credentials: Path = REPO / "credentials.yml"
+    tmp: Path,
+    store_url: str,
+    extra_env: Optional[Dict[str, str]] = None,
+    credentials: Path = REPO / "credentials.yml",
+    extra_endpoints: str = "",
 ) -> Iterator[str]:
     """Starts the action server and Rasa with the trained model; yields Rasa's base URL.
 
     `credentials` selects the channels (a test may write its own file, e.g. with a
-    stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs)."""
+    stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs);
+    `extra_endpoints` is YAML added to endpoints.yml (e.g. a `tracker_store:` section)."""
     if not MODEL.exists():
         raise FileNotFoundError(f"{MODEL} is missing: run `make train` (make test does it first).")
     actions_port, rasa_port = free_port(), free_port()
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}')
     env = server_env(store_url, extra_env)
     actions_cmd = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)]
     rasa_cmd = [

@@ -117,10 +117,10 @@ def test_a_frustrated_customer_is_offered_an_agent_in_their_language(bot: str, m
 def test_repeated_misunderstandings_lead_to_the_offer(bot: str) -> None:
     sender = f"lost-{uuid.uuid4().hex[:6]}"
     seen: List[tuple] = []
-    for text in ("Wer hat gestern das Fußballspiel gewonnen?", "Wie wird das Wetter morgen in Berlin?",
-                 "Kannst du mir ein Gedicht über Katzen schreiben?"):
-        seen += responses(rest(bot, sender, text))
-    assert ("utter_offer_handoff_frustrated", "de") in seen, seen
+    for _ in range(3):  # the customer keeps asking something the bot does not understand
+        seen += responses(rest(bot, sender, "Wer hat gestern das Fußballspiel gewonnen?"))
+    assert seen.count(("utter_default", "de")) == 3
+    assert seen.index(("utter_offer_handoff_frustrated", "de")) == len(seen) - 2, seen  # on the third
 
 
 def test_the_offer_accepted_opens_a_ticket_and_the_bot_goes_quiet_until_released(bot: str, store: Store) -> None:

@@ -36,6 +36,7 @@ from bot.pii import PiiRules, Redactor, install_log_redaction
 logger = logging.getLogger(__name__)
 
 PLACEHOLDER = "[address]"
+IN_MEMORY = "memory"
 
 
 class RedactingTrackerStore(TrackerStore):
@@ -46,7 +47,7 @@ class RedactingTrackerStore(TrackerStore):
         domain: Optional[Domain] = None,
         event_broker: Optional[EventBroker] = None,
         host: Optional[Text] = None,
-        store: Text = "memory",
+        store: Text = IN_MEMORY,
         pii_rules: Optional[Text] = None,
         **store_kwargs: Any,
     ) -> None:
@@ -54,7 +55,8 @@ class RedactingTrackerStore(TrackerStore):
         self.rules = PiiRules.from_file(pii_rules)
         self.redactor = Redactor(self.rules)
         # The inner store streams the (redacted) events to the broker; this wrapper never does.
-        self._inner = TrackerStore.create(EndpointConfig(url=host, type=store, **store_kwargs), domain, event_broker)
+        inner_type = None if store == IN_MEMORY else store  # Rasa's default store has no type name
+        self._inner = TrackerStore.create(EndpointConfig(url=host, type=inner_type, **store_kwargs), domain, event_broker)
         install_log_redaction(self.redactor)
         logger.info("tracker_store.redacting store=%s detectors=%s", store, ",".join(self.rules.detectors))
 

@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -57,6 +58,7 @@ def test_sql_store_persists_no_personal_data(tmp_path: Path) -> None:
 
 def test_memory_store_default_keeps_working() -> None:
     store = RedactingTrackerStore(Domain.load(REPO / "domain.yml"))
+    assert isinstance(store._inner, InMemoryTrackerStore)
     asyncio.run(store.save(conversation("redaction-2")))
     back = asyncio.run(store.retrieve("redaction-2"))
     assert back.latest_message.text == "order 10001 please"

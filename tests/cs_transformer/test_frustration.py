@@ -9,7 +9,8 @@ import pytest
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
 
-from cs_transformer import FrustrationScorer
+from cs_transformer import FrustrationScorer, LanguageDetector
+from tests.cs_transformer.conftest import EDGE_CASE_TEXTS
 
 scorer = FrustrationScorer({})
 
@@ -100,3 +101,13 @@ def test_profanity_file_is_configurable(tmp_path: Path) -> None:
     assert custom.score(message("this is bananas"))["signals"] == ["profanity"]
     with pytest.raises(InvalidConfigException, match="does not exist"):
         FrustrationScorer({"profanity_file": str(tmp_path / "missing.yml")})
+
+
+@pytest.mark.parametrize("text", EDGE_CASE_TEXTS + ["¡¡¡NO FUNCIONA NADA!!!", "你们真是垃圾", "غبي"])
+def test_every_message_gets_a_bounded_score_in_the_output(text: str) -> None:
+    """Contract: after the language detector, any text gets a score in [0, 1] that Rasa keeps."""
+    detector = LanguageDetector.create({"languages": ["en", "es", "de", "fr", "zh", "ar"]}, None, None, None)
+    (parsed,) = scorer.process(detector.process([Message(data={"text": text})]))
+    output = parsed.as_dict(only_output_properties=True)["frustration"]
+    assert 0.0 <= output["score"] <= 1.0 and isinstance(output["signals"], list)
+    assert output["frustrated"] == (output["score"] >= 0.5)

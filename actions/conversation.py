@@ -12,6 +12,8 @@ from actions.common import StoreAction, channel_of, current_customer, in_thread
 from actions.store.repository import Store
 
 TRANSCRIPT_TURNS = 30
+# Intents with their own handoff rules (data/rules.yml).
+HANDOFF_INTENTS = frozenset({"complaint", "human_handoff"})
 
 
 def transcript(tracker: Tracker) -> Text:
@@ -22,6 +24,16 @@ def transcript(tracker: Tracker) -> Text:
         if event.get("event") in ("user", "bot") and event.get("text")
     ]
     return "\n".join(lines[-TRANSCRIPT_TURNS:])
+
+
+async def forward_to_open_ticket(store: Store, tracker: Tracker) -> bool:
+    """Appends the latest message to the customer's open ticket, if an agent has one.
+
+    True means an agent holds the customer (on this or another channel): the bot stays silent.
+    """
+    channel = channel_of(tracker)
+    line = f"customer ({channel}): {tracker.latest_message.get('text') or ''}"
+    return await in_thread(store.add_to_open_ticket, channel, tracker.sender_id, line) is not None
 
 
 class ActionGreet(StoreAction):
@@ -65,7 +77,10 @@ class ActionDeclineHandoff(StoreAction):
 
 
 class ActionHandoff(StoreAction):
-    """Opens a ticket with the transcript and pauses the bot for this conversation."""
+    """Opens a ticket with the transcript, tells the customer its number, pauses the bot.
+
+    A customer with an open ticket keeps it: asking again does not open a second one.
+    """
 
     def name(self) -> Text:
         return "action_handoff"
@@ -75,7 +90,14 @@ class ActionHandoff(StoreAction):
         customer = await current_customer(store, tracker)
         if customer is None:
             customer = await in_thread(store.get_or_create_guest, channel, tracker.sender_id)
-        reason = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
-        await in_thread(store.create_ticket, customer.id, tracker.sender_id, channel, reason, transcript(tracker))
+        open_ticket = await in_thread(store.open_ticket_for_identity, channel, tracker.sender_id)
+        if open_ticket is not None:
+            ticket_id = open_ticket.id
+        else:
+            reason = (tracker.latest_message.get("intent") or {}).get("name") or "human_handoff"
+            ticket_id = await in_thread(
+                store.create_ticket, customer.id, tracker.sender_id, channel, reason, transcript(tracker)
+            )
         dispatcher.utter_message(response="utter_handoff")
+        dispatcher.utter_message(response="utter_handoff_ticket", ticket=ticket_id)
         return [SlotSet("handoff_offered", False), ConversationPaused()]

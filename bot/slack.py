@@ -36,7 +36,9 @@ from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from actions.store import Store
 from bot.dedup import Deduplicator, TtlCache
+from bot.handoff import held_by_agent
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
 logger = logging.getLogger(__name__)
@@ -118,9 +120,11 @@ class SlackInput(InputChannel):
                 credentials, "slack_signing_secret", "SLACK_SIGNING_SECRET", "Basic Information → Signing Secret"
             ),
             api_url=api_url(credentials.get("slack_api_url") or SLACK_API_URL),
+            store=Store.from_env(),
         )
 
-    def __init__(self, token: Text, signing_secret: Text, api_url: Text = SLACK_API_URL) -> None:
+    def __init__(self, token: Text, signing_secret: Text, store: Store, api_url: Text = SLACK_API_URL) -> None:
+        self._store = store
         self._signing_secret = signing_secret.encode("utf-8")
         self._client = AsyncWebClient(token=token, base_url=api_url)
         self._deliveries = Deduplicator()
@@ -184,6 +188,8 @@ class SlackInput(InputChannel):
 
     async def _answer(self, message: SlackMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         try:
+            if await held_by_agent(self._store, self.name(), message.user, message.text):
+                return  # an agent answers this customer, not the bot
             locale = await self._locale(message.user)
             output = SlackOutput(self._client, message.channel, message.thread_ts)
             await on_new_message(

@@ -40,6 +40,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from actions.store import Store, StoreError
 from bot.dedup import TtlCache
+from bot.handoff import held_by_agent
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
 
@@ -319,7 +320,8 @@ class TwilioSmsInput(InputChannel):
     async def _handle(
         self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]], output: SmsOutput
     ) -> None:
-        """Keywords first (they never reach the bot), then the bot, unless the number opted out."""
+        """Keywords first (they never reach the bot), then the bot, unless the number opted out or
+        an agent holds the customer (then the message goes to their ticket)."""
         phone, keyword = inbound.phone, keyword_of(inbound.text)
         if keyword == HELP_KEYWORD:
             await output.send_help(phone, HELP_TEXTS[language_hint(phone) or "en"])
@@ -329,6 +331,8 @@ class TwilioSmsInput(InputChannel):
             logger.info("sms.opt_out opted_out=%s", opted_out)
         elif await asyncio.to_thread(self._store.is_sms_opted_out, phone):
             logger.info("sms.ignored reason=opted_out")
+        elif await held_by_agent(self._store, self.name(), phone, inbound.text):
+            logger.info("sms.ignored reason=agent_holds_customer")
         else:
             text = button_choice(inbound.text, self._buttons.get(phone) or ()) or inbound.text
             await on_new_message(

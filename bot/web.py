@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions.store import Store
+from bot.handoff import held_by_agent
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
 logger = logging.getLogger(__name__)
@@ -38,9 +40,16 @@ def page_metadata(raw: Any) -> Dict[Text, Text]:
 class WebChatInput(InputChannel):
     """Serves the chat page and receives its messages."""
 
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
     @classmethod
     def name(cls) -> Text:
         return "web"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls(Store.from_env())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         web = Blueprint("web_chat", __name__)
@@ -62,6 +71,8 @@ class WebChatInput(InputChannel):
                 metadata = page_metadata(body.get("metadata"))
             except InvalidInput as error:
                 return response.json({"error": str(error)}, status=400)
+            if await held_by_agent(self._store, self.name(), sender, text):
+                return response.json([])  # an agent answers this customer, not the bot
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
             return response.json(collector.messages)

@@ -11,6 +11,7 @@ from typing import Any
 _COMPONENTS = {
     "LanguageDetector": "cs_transformer.language_detector",
     "TransformerClassifier": "cs_transformer.classifier",
+    "FrustrationScorer": "cs_transformer.frustration",
 }
 __all__ = list(_COMPONENTS)
 

@@ -70,17 +70,20 @@ def running_bot(
     store_url: str,
     extra_env: Optional[Dict[str, str]] = None,
     credentials: Path = REPO / "credentials.yml",
+    extra_endpoints: str = "",
     model: Path = MODEL,
 ) -> Iterator[str]:
     """Starts the action server and Rasa with the trained model; yields Rasa's base URL.
 
     `credentials` selects the channels (a test may write its own file, e.g. with a
-    stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs)."""
+    stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs);
+    `extra_endpoints` is YAML added to endpoints.yml (e.g. a `tracker_store:` section);
+    `model` is the trained bot to serve (benchmarks pass another one)."""
     if not model.exists():
         raise FileNotFoundError(f"{model} is missing: run `make train` (make test does it first).")
     actions_port, rasa_port = free_port(), free_port()
     endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n')
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}')
     env = server_env(store_url, extra_env)
     actions_cmd = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)]
     rasa_cmd = [

@@ -23,6 +23,7 @@ from actions.store.views import (
     Purchase,
     RefundStatus,
     RefundView,
+    TicketView,
 )
 
 __all__ = [
@@ -40,5 +41,6 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailableError",
+    "TicketView",
     "UnknownCustomerError",
 ]

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -49,6 +49,8 @@ from actions.store.views import (
     Purchase,
     RefundStatus,
     RefundView,
+    TicketStatus,
+    TicketView,
 )
 
 # How long the payment provider takes to return money for a cancelled order.
@@ -302,6 +304,50 @@ class Store:
             session.flush()
             return ticket.id
 
+    def open_ticket_for_identity(self, channel: str, sender_id: str) -> Optional[TicketView]:
+        """The open ticket of this conversation, or of the customer behind it on any channel.
+
+        One customer, one pause: while an agent has their ticket, none of their conversations
+        gets bot replies.
+        """
+        with self._read() as session:
+            ticket = session.execute(_open_ticket_of(session, channel, sender_id)).scalar_one_or_none()
+            return _ticket_view(ticket) if ticket else None
+
+    def add_to_open_ticket(self, channel: str, sender_id: str, line: str) -> Optional[int]:
+        """Appends `line` to the open ticket of whoever writes as (`channel`, `sender_id`).
+
+        Returns the ticket's id, or None when no agent holds this customer.
+        """
+        with self._write() as session:
+            ticket = session.execute(_open_ticket_of(session, channel, sender_id).with_for_update()).scalar_one_or_none()
+            if ticket is None:
+                return None
+            _append_line(ticket, line)
+            return ticket.id
+
+    def open_tickets(self) -> List[TicketView]:
+        """Every ticket waiting for or held by an agent, oldest first."""
+        with self._read() as session:
+            return [_ticket_view(ticket) for ticket in session.execute(_open_tickets()).scalars()]
+
+    def append_to_ticket(self, ticket_id: int, line: str) -> None:
+        """Adds one line (e.g. an agent's answer) to the ticket's transcript."""
+        with self._write() as session:
+            ticket = session.get(HandoffTicket, ticket_id, with_for_update=True)
+            if ticket is not None:
+                _append_line(ticket, line)
+
+    def close_ticket(self, ticket_id: int) -> Optional[TicketView]:
+        """Closes an open ticket; None when there is no open ticket with that id."""
+        with self._write() as session:
+            ticket = session.get(HandoffTicket, ticket_id, with_for_update=True)
+            if ticket is None or ticket.status != TicketStatus.OPEN.value:
+                return None
+            ticket.status = TicketStatus.CLOSED.value
+            session.flush()
+            return _ticket_view(ticket)
+
     # -- SMS opt-outs ---------------------------------------------------------------
 
     def set_sms_opt_out(self, phone: str, opted_out: bool) -> None:
@@ -410,6 +456,40 @@ def _order_query() -> Select:
         select(Order)
         .options(selectinload(Order.items).selectinload(OrderItem.product))
         .order_by(Order.placed_at.desc(), Order.id.desc())
+    )
+
+
+def _open_tickets() -> Select:
+    return (
+        select(HandoffTicket)
+        .where(HandoffTicket.status == TicketStatus.OPEN.value)
+        .order_by(HandoffTicket.created_at, HandoffTicket.id)
+    )
+
+
+def _open_ticket_of(session: Session, channel: str, sender_id: str) -> Select:
+    """The open ticket of this conversation, or of the customer behind it on any channel."""
+    customer = _identity_customer(session, channel, sender_id)
+    mine = HandoffTicket.sender_id == sender_id
+    if customer is not None:
+        mine = or_(mine, HandoffTicket.customer_id == customer.id)
+    return _open_tickets().where(mine).limit(1)
+
+
+def _append_line(ticket: HandoffTicket, line: str) -> None:
+    ticket.transcript = f"{ticket.transcript}\n{line}" if ticket.transcript else line
+
+
+def _ticket_view(ticket: HandoffTicket) -> TicketView:
+    return TicketView(
+        id=ticket.id,
+        customer_id=ticket.customer_id,
+        sender_id=ticket.sender_id,
+        channel=ticket.channel,
+        reason=ticket.reason,
+        transcript=ticket.transcript,
+        status=TicketStatus(ticket.status),
+        created_at=ticket.created_at,
     )
 
 

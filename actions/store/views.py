@@ -115,3 +115,17 @@ class Purchase(NamedTuple):
     name: str
     category: str
     placed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A handoff ticket as the agent side sees it."""
+
+    id: int
+    customer_id: int
+    sender_id: str
+    channel: str
+    reason: str
+    transcript: str
+    status: TicketStatus
+    created_at: dt.datetime

@@ -157,8 +157,12 @@ def test_export_then_forget(actions: ActionServer) -> None:
 
 def test_handoff_opens_a_ticket_and_pauses(actions: ActionServer) -> None:
     result = actions.call("action_handoff", "guest-handoff", "I want a human", "human_handoff")
-    assert responses(result) == ["utter_handoff"]
+    assert responses(result) == ["utter_handoff", "utter_handoff_ticket"]
     assert any(e["event"] == "pause" for e in result["events"])
+    ticket = Store(actions.store_url).open_ticket_for_identity("rest", "guest-handoff")
+    assert result["responses"][1]["ticket"] == ticket.id and "customer: I want a human" in ticket.transcript
+    again = actions.call("action_handoff", "guest-handoff", "hello??", "human_handoff")
+    assert again["responses"][1]["ticket"] == ticket.id  # still the one open ticket
 
 
 def test_address_change_is_validated(actions: ActionServer) -> None:

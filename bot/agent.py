@@ -1,0 +1,146 @@
+"""The agent side of a human handoff: `/webhooks/agent/…`, for the support team's tools.
+
+    GET  /webhooks/agent/tickets                  open tickets with their transcripts
+    POST /webhooks/agent/tickets/<id>/messages    {"text": "..."}: an agent's answer to the customer
+    POST /webhooks/agent/tickets/<id>/release     close the ticket, the bot takes over again
+
+Every request needs `Authorization: Bearer <token>`; the token comes from `token:` under
+`bot.agent.AgentInput` in credentials.yml or else the AGENT_API_TOKEN environment variable.
+Without one the endpoint answers 503 and says so at startup: an open agent API would let
+anyone read transcripts.
+
+Releasing closes the ticket in the store, appends Rasa's `ConversationResumed` to the
+conversation and runs `utter_handoff_released` there, in the customer's language (the
+`language` slot). Its text comes back in the answer, and lands in the conversation's tracker,
+for tools that relay it on channels the bot cannot push to (web, REST, SMS by TwiML).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+from dataclasses import asdict
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, ConversationResumed
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from actions.store import Store, StoreError, TicketView
+from bot.validation import InvalidInput, clean_text, json_object, parse_json
+
+logger = logging.getLogger(__name__)
+
+TOKEN_VARIABLE = "AGENT_API_TOKEN"
+RELEASED_RESPONSE = "utter_handoff_released"
+
+
+class AgentInput(InputChannel):
+    """Not a customer channel: the HTTP API agents use to answer and release conversations."""
+
+    def __init__(self, token: Optional[Text], store: Store) -> None:
+        self._token = token
+        self._store = store
+        if not token:
+            logger.warning(
+                "agent.disabled reason=no_token fix='set %s or `token:` under bot.agent.AgentInput in credentials.yml'",
+                TOKEN_VARIABLE,
+            )
+
+    @classmethod
+    def name(cls) -> Text:
+        return "agent"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        token = (credentials or {}).get("token") or os.environ.get(TOKEN_VARIABLE)
+        return cls(token, Store.from_env())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        agent_api = Blueprint("agent_api", __name__)
+
+        @agent_api.middleware("request")
+        async def authenticate(request: Request) -> Optional[HTTPResponse]:
+            if not self._token:
+                return response.json({"error": f"The agent endpoint is disabled: set {TOKEN_VARIABLE}."}, status=503)
+            if not self._authorized(request.headers.get("Authorization", "")):
+                return response.json({"error": "Send 'Authorization: Bearer <agent token>'."}, status=401)
+            return None
+
+        @agent_api.route("/tickets", methods=["GET"])
+        async def tickets(request: Request) -> HTTPResponse:
+            open_tickets = await self._in_store(self._store.open_tickets)
+            return response.json({"tickets": [_ticket_json(ticket) for ticket in open_tickets]})
+
+        @agent_api.route("/tickets/<ticket_id:int>/messages", methods=["POST"])
+        async def message(request: Request, ticket_id: int) -> HTTPResponse:
+            try:
+                text = clean_text(json_object(parse_json(request.body)).get("text"))
+            except InvalidInput as error:
+                return response.json({"error": str(error).replace("'message'", "'text'")}, status=400)
+            ticket = await self._open_ticket(ticket_id)
+            if ticket is None:
+                return _no_open_ticket(ticket_id)
+            await self._in_store(self._store.append_to_ticket, ticket_id, f"agent: {text}")
+            agent = _rasa_agent(request)
+            async with agent.lock_store.lock(ticket.sender_id):
+                tracker = await agent.processor.fetch_tracker_and_update_session(ticket.sender_id)
+                tracker.update(BotUttered(text, metadata={"agent": True, "ticket": ticket_id}))
+                await agent.processor.save_tracker(tracker)
+            return response.json({"ticket": ticket_id, "sender": ticket.sender_id, "channel": ticket.channel})
+
+        @agent_api.route("/tickets/<ticket_id:int>/release", methods=["POST"])
+        async def release(request: Request, ticket_id: int) -> HTTPResponse:
+            ticket = await self._in_store(self._store.close_ticket, ticket_id)
+            if ticket is None:
+                return _no_open_ticket(ticket_id)
+            agent = _rasa_agent(request)
+            collector = CollectingOutputChannel()
+            async with agent.lock_store.lock(ticket.sender_id):
+                tracker = await agent.processor.fetch_tracker_and_update_session(ticket.sender_id)
+                tracker.update(ConversationResumed())
+                await agent.processor.save_tracker(tracker)
+                await agent.execute_action(ticket.sender_id, RELEASED_RESPONSE, collector, None, None)
+            logger.info("agent.released ticket=%s channel=%s", ticket_id, ticket.channel)
+            return response.json({"ticket": ticket_id, "released": True, "messages": collector.messages})
+
+        @agent_api.exception(StoreError)
+        async def store_down(request: Request, error: StoreError) -> HTTPResponse:
+            logger.error("agent.store_error kind=%s", type(error).__name__)
+            return response.json({"error": "The ticket store is unavailable; try again later."}, status=503)
+
+        return agent_api
+
+    def _authorized(self, header: Text) -> bool:
+        scheme, _, presented = header.partition(" ")
+        expected = self._token or ""
+        return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected.encode())
+
+    async def _open_ticket(self, ticket_id: int) -> Optional[TicketView]:
+        open_tickets = await self._in_store(self._store.open_tickets)
+        return next((ticket for ticket in open_tickets if ticket.id == ticket_id), None)
+
+    @staticmethod
+    async def _in_store(function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(function, *args)
+
+
+def _rasa_agent(request: Request) -> Agent:
+    """The running bot, which `rasa run` keeps on the Sanic app."""
+    return request.app.ctx.agent
+
+
+def _ticket_json(ticket: TicketView) -> Dict[Text, Any]:
+    values = asdict(ticket)
+    values["status"] = ticket.status.value
+    values["created_at"] = ticket.created_at.isoformat()
+    return values
+
+
+def _no_open_ticket(ticket_id: int) -> HTTPResponse:
+    return response.json({"error": f"There is no open ticket {ticket_id}."}, status=404)

@@ -1,0 +1,186 @@
+"""Frustration, human handoff and privacy end to end: one real `rasa run` and action server.
+
+The bot listens on REST, the web chat, SMS (TwiML, requests signed like Twilio's) and the
+agent API, and persists trackers through the redacting store into SQLite, which the
+privacy test reads directly.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+import requests
+
+from actions.store import Store
+from tests.bot.test_sms import AUTH_TOKEN, new_phone, sms
+from tests.responses import identify
+from tests.servers import running_bot
+
+pytestmark = pytest.mark.slow
+
+AGENT_TOKEN = "agent-token-" + "7" * 24
+CREDENTIALS = """
+rest:
+bot.web.WebChatInput:
+bot.sms.TwilioSmsInput:
+  auth_token: ${TWILIO_AUTH_TOKEN}
+bot.agent.AgentInput:
+"""
+
+
+@pytest.fixture(scope="module")
+def bot_files(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    from actions.store.seed import reset
+
+    tmp = tmp_path_factory.mktemp("handoff")
+    reset(f"sqlite:///{tmp / 'store.db'}")
+    return {"tmp": tmp, "store": tmp / "store.db", "trackers": tmp / "trackers.db"}
+
+
+@pytest.fixture(scope="module")
+def bot(bot_files: Dict[str, Path]) -> Iterator[str]:
+    tmp = bot_files["tmp"]
+    credentials = tmp / "credentials.yml"
+    credentials.write_text(CREDENTIALS)
+    tracker_store = (
+        "tracker_store:\n  type: bot.tracker_store.RedactingTrackerStore\n  store: sql\n"
+        f"  dialect: sqlite\n  db: {bot_files['trackers']}\n"
+    )
+    env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "AGENT_API_TOKEN": AGENT_TOKEN}
+    with running_bot(tmp, f"sqlite:///{bot_files['store']}", env, credentials, tracker_store) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def store(bot_files: Dict[str, Path]) -> Iterator[Store]:
+    store = Store(f"sqlite:///{bot_files['store']}")
+    yield store
+    store.close()
+
+
+def rest(bot: str, sender: str, message: str) -> List[str]:
+    reply = requests.post(f"{bot}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60)
+    reply.raise_for_status()
+    return [m["text"] for m in reply.json() if m.get("text")]
+
+
+def web(bot: str, sender: str, message: str) -> List[str]:
+    reply = requests.post(f"{bot}/webhooks/web/webhook", json={"sender": sender, "message": message}, timeout=60)
+    reply.raise_for_status()
+    return [m["text"] for m in reply.json() if m.get("text")]
+
+
+def agent(bot: str, method: str, path: str, token: str = AGENT_TOKEN, **kwargs) -> requests.Response:
+    return requests.request(
+        method, f"{bot}/webhooks/agent{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
+    )
+
+
+def responses(replies: List[str]) -> List[tuple]:
+    return [identify(reply) for reply in replies]
+
+
+def ticket_number(replies: List[str]) -> int:
+    ticket = [reply for reply in replies if identify(reply) and identify(reply)[0] == "utter_handoff_ticket"]
+    assert ticket, replies
+    return int(re.search(r"\d+", ticket[0]).group(0))
+
+
+def slot(bot: str, sender: str, name: str):
+    return requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10).json()["slots"][name]
+
+
+@pytest.mark.parametrize(
+    "message, language",
+    [
+        ("¡Esto es una mierda! Llevo tres semanas esperando mi pedido", "es"),
+        ("So eine Frechheit, ich warte seit drei Wochen auf meine Bestellung", "de"),
+        ("你们这个垃圾公司，我的订单等了三个星期还没到", "zh"),
+        ("خدمة فاشلة، أنتظر طلبي منذ ثلاثة أسابيع", "ar"),
+    ],
+)
+def test_a_frustrated_customer_is_offered_an_agent_in_their_language(bot: str, message: str, language: str) -> None:
+    sender = f"angry-{language}-{uuid.uuid4().hex[:6]}"
+    replies = responses(rest(bot, sender, message))
+    offers = [reply for reply in replies if reply and reply[0] in ("utter_offer_handoff_frustrated", "utter_complaint")]
+    assert offers and offers[0][1] == language, replies
+    assert slot(bot, sender, "frustration") >= 0.5 and slot(bot, sender, "handoff_offered") is True
+    tracker = requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10).json()
+    assert "profanity" in tracker["latest_message"]["frustration"]["signals"]
+
+
+def test_repeated_misunderstandings_lead_to_the_offer(bot: str) -> None:
+    sender = f"lost-{uuid.uuid4().hex[:6]}"
+    seen: List[tuple] = []
+    for _ in range(3):  # the customer keeps asking something the bot does not understand
+        seen += responses(rest(bot, sender, "Wer hat gestern das Fußballspiel gewonnen?"))
+    assert seen.count(("utter_default", "de")) == 3
+    assert seen.index(("utter_offer_handoff_frustrated", "de")) == len(seen) - 2, seen  # on the third
+
+
+def test_the_offer_accepted_opens_a_ticket_and_the_bot_goes_quiet_until_released(bot: str, store: Store) -> None:
+    sender = f"web-{uuid.uuid4().hex[:6]}"
+    rest_replies = web(bot, sender, "¡Esto es una mierda! Llevo tres semanas esperando mi pedido")
+    assert any(reply and reply[1] == "es" for reply in responses(rest_replies))
+    handoff = web(bot, sender, "sí, por favor")
+    assert [reply[0] for reply in responses(handoff)] == ["utter_handoff", "utter_handoff_ticket"]
+    assert {reply[1] for reply in responses(handoff)} == {"es"}
+    ticket = ticket_number(handoff)
+
+    assert web(bot, sender, "¿hola? ¿hay alguien?") == []
+    assert rest(bot, sender, "¿sigue ahí?") == []  # Rasa's own pause, same conversation
+
+    assert agent(bot, "GET", "/tickets", token="wrong").status_code == 401
+    assert requests.get(f"{bot}/webhooks/agent/tickets", timeout=10).status_code == 401
+    listed = {t["id"]: t for t in agent(bot, "GET", "/tickets").json()["tickets"]}
+    assert "¿hola? ¿hay alguien?" in listed[ticket]["transcript"]
+    assert "¿sigue ahí?" in listed[ticket]["transcript"]
+    assert agent(bot, "POST", f"/tickets/{ticket}/messages", json={"text": "Hola, soy Ana. Ya lo miro."}).ok
+
+    released = agent(bot, "POST", f"/tickets/{ticket}/release")
+    assert released.status_code == 200
+    assert [identify(m["text"]) for m in released.json()["messages"]] == [("utter_handoff_released", "es")]
+    assert agent(bot, "POST", f"/tickets/{ticket}/release").status_code == 404
+    assert ticket not in {t["id"] for t in agent(bot, "GET", "/tickets").json()["tickets"]}
+    assert web(bot, sender, "¿Dónde está mi pedido?")  # the bot answers again
+
+
+def test_sms_stays_silent_without_twiml_text_until_released(bot: str) -> None:
+    phone = new_phone("+49")
+    handoff = sms(bot, phone, "Ich möchte bitte mit einem Menschen sprechen")
+    ticket = ticket_number([" ".join(handoff)] + handoff)
+    assert sms(bot, phone, "Hallo? Ist da jemand?") == []
+    assert sms(bot, phone, "wo bleibt meine Bestellung?") == []
+    assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
+    assert sms(bot, phone, "wo bleibt meine Bestellung?")
+
+
+def test_an_open_ticket_silences_the_customer_on_their_other_channels(bot: str, store: Store) -> None:
+    sender, phone = f"web-{uuid.uuid4().hex[:6]}", new_phone("+34")
+    ticket = ticket_number(web(bot, sender, "quiero hablar con una persona"))
+    customer = store.customer_for_identity("web", sender)
+    store.link_identity(customer.id, "sms", phone)  # the same customer, known on SMS too
+
+    assert sms(bot, phone, "¿Dónde está mi pedido?") == []
+    assert "customer (sms): ¿Dónde está mi pedido?" in store.open_ticket_for_identity("web", sender).transcript
+    assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
+    assert sms(bot, phone, "¿Dónde está mi pedido?")
+
+
+def test_persisted_trackers_hold_no_card_email_or_phone(bot: str, bot_files: Dict[str, Path]) -> None:
+    sender = f"pii-{uuid.uuid4().hex[:6]}"
+    rest(bot, sender, "Hi, my email is maria.garcia@example.com and my phone +34 612 345 678")
+    rest(bot, sender, "I paid with card 4111 1111 1111 1111, where is my order 10001?")
+    rest(bot, sender, "thanks")
+    with sqlite3.connect(bot_files["trackers"]) as connection:
+        rows = [row[0] for row in connection.execute("SELECT data FROM events WHERE sender_id = ?", (sender,))]
+    stored = "\n".join(rows)
+    assert rows and "[email]" in stored and "[card]" in stored and "[phone]" in stored
+    for secret in ("maria.garcia@example.com", "4111 1111 1111 1111", "4111111111111111", "612 345 678"):
+        assert secret not in stored
+    assert "10001" in stored

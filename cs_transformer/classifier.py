@@ -45,7 +45,7 @@ from cs_transformer.encoder import SentenceEncoder, length_buckets, load_tokeniz
 from cs_transformer.errors import CsTransformerError
 from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model
 from cs_transformer.onnx_backend import ONNX_FILE, OnnxSentenceEncoder, export_int8
-from cs_transformer.training import Trainer, TrainingSettings
+from cs_transformer.training import ClassifierHead, Trainer, TrainingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -88,16 +88,6 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
         str, "auto, torch or onnx_int8 (auto: the int8 ONNX graph on CPU, torch on CUDA)", one_of(*BACKENDS)
     ),
 }
-
-
-class ClassifierHead(nn.Module):
-    def __init__(self, dimension: int, labels: int) -> None:
-        super().__init__()
-        self.dropout = nn.Dropout(0.1)
-        self.linear = nn.Linear(dimension, labels)
-
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.dropout(pooled))
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -170,6 +160,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         self.dtype = resolve_precision(self.config["precision"], self.device)
         self.encoder = encoder
         self.onnx_encoder = onnx_encoder
+        self.onnx_graph: Optional[bytes] = None
         self.head = head
         self.prototypes = prototypes
         self.labels = labels or []
@@ -212,25 +203,35 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         index = {label: i for i, label in enumerate(self.labels)}
         label_ids = [index[key] for key in keys]
         self.encoder.eval()
+        frozen_encoder = self.encoder.trainable_layers == 0
+        if frozen_encoder and self._exports_onnx():
+            # The encoder will not change: export it now, and learn the head and prototypes
+            # from the vectors of the graph that will serve them (int8 error included).
+            self._export_onnx()
         tuned, frozen = self._encode(texts)
         # The frozen space never moves, so prototypes can be taken before training.
         self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
-        cached = tuned if self.encoder.trainable_layers == 0 else None
         trainer = Trainer(self.encoder, self.head, self._settings(), self.device, self.dtype)
-        report = trainer.fit(texts, label_ids, frozen_features=cached)
+        report = trainer.fit(texts, label_ids, frozen_features=tuned if frozen_encoder else None)
         self.encoder.eval()
-        self.head.eval()
+        # Sentence vectors arrive on the CPU (see _encode): the small head scores them there.
+        self.head.to("cpu").eval()
+        if not frozen_encoder and self._exports_onnx():
+            self._export_onnx()
+            self.prototypes = class_prototypes(self._encode(texts)[1], label_ids, len(self.labels))
         logger.info(
             "cs_transformer.train.done labels=%d examples=%d epochs=%d best_epoch=%d val_accuracy=%s seconds=%.1f",
             len(self.labels), len(texts), report.epochs_run, report.best_epoch,
             report.best_validation_accuracy, report.seconds,
         )
         self.persist(report=asdict(report))
-        if self._serves_onnx(graph_saved=self._exports_onnx(), finetuning=False):
-            # Serve what a loaded model serves, so predictions right after training match.
-            with self._model_storage.read_from(self._resource) as directory:
-                self.onnx_encoder = self._onnx_encoder((Path(directory) / ONNX_FILE).read_bytes(), self.encoder.tokenizer)
         return self._resource
+
+    def _export_onnx(self) -> None:
+        """Exports the int8 graph; on CPU it serves from now on, as it will once loaded."""
+        self.onnx_graph = export_int8(self.encoder)
+        if self._serves_onnx(graph_saved=True, finetuning=False):
+            self.onnx_encoder = self._onnx_encoder(self.onnx_graph, self.encoder.tokenizer)
 
     def _settings(self) -> TrainingSettings:
         config = self.config
@@ -274,7 +275,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     def predict_proba(self, texts: Sequence[Text]) -> torch.Tensor:
         """[len(texts), len(labels)] blended probabilities over the full labels (faq/... included)."""
         tuned, frozen = self._encode(texts)
-        head_probabilities = torch.softmax(self.head.to("cpu")(tuned), dim=-1)
+        head_probabilities = torch.softmax(self.head(tuned), dim=-1)
         if self.config["retrieval_weight"] == 0:
             return head_probabilities
         similarity = frozen @ self.prototypes.T
@@ -352,9 +353,9 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         with self._model_storage.write_to(self._resource) as directory:
             save_file(tensors, str(Path(directory) / WEIGHTS_FILE))
             (Path(directory) / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-            if self._exports_onnx():
+            if self.onnx_graph is not None:
                 # Exported even when training on a GPU: the same model then serves fast on CPU.
-                export_int8(self.encoder, Path(directory) / ONNX_FILE)
+                (Path(directory) / ONNX_FILE).write_bytes(self.onnx_graph)
 
     @classmethod
     def load(

@@ -1,7 +1,9 @@
 """Errors raised by cs_transformer, so callers can catch ours apart from library errors."""
 
-from rasa.shared.exceptions import RasaException
-
+try:
+    from rasa.shared.exceptions import RasaException
+except ImportError:  # torch-only use without Rasa (benchmarks/gpu.py on a Python Rasa 3.6 lacks)
+    RasaException = Exception
 
 
 class CsTransformerError(RasaException):

@@ -32,8 +32,8 @@ INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("tuned", "frozen")
 
 
-def export_int8(encoder: SentenceEncoder, target: Path) -> None:
-    """Writes `encoder` as an int8-quantized ONNX graph to `target` (float32 export first)."""
+def export_int8(encoder: SentenceEncoder) -> bytes:
+    """`encoder` as an int8-quantized ONNX graph (exported in float32 first)."""
     started = time.perf_counter()
     logger.info("cs_transformer.onnx.export started: tracing the encoder to ONNX (about 10 s for e5-small)")
     device = next(encoder.parameters()).device
@@ -60,11 +60,12 @@ def export_int8(encoder: SentenceEncoder, target: Path) -> None:
                 opset_version=OPSET,
             )
         logger.info("cs_transformer.onnx.quantize started: int8 weights (about 15 s for e5-small)")
-        quantize_dynamic(str(float_graph), str(target), weight_type=QuantType.QInt8)
+        int8_graph = Path(work) / "encoder.int8.onnx"
+        quantize_dynamic(str(float_graph), str(int8_graph), weight_type=QuantType.QInt8)
+        graph = int8_graph.read_bytes()
     encoder.to(device)
-    logger.info(
-        "cs_transformer.onnx.export done seconds=%.1f size_mb=%.1f", time.perf_counter() - started, target.stat().st_size / 1e6
-    )
+    logger.info("cs_transformer.onnx.export done seconds=%.1f size_mb=%.1f", time.perf_counter() - started, len(graph) / 1e6)
+    return graph
 
 
 class OnnxSentenceEncoder:

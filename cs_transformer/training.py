@@ -69,6 +69,18 @@ def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> Tuple
     return sorted(train), sorted(validation)
 
 
+class ClassifierHead(nn.Module):
+    """Dropout and a linear layer over the pooled sentence vector."""
+
+    def __init__(self, dimension: int, labels: int) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(0.1)
+        self.linear = nn.Linear(dimension, labels)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.dropout(pooled))
+
+
 class Trainer:
     """Trains `encoder` (its trainable layers) and `head` together on (text, label) pairs."""
 
@@ -145,7 +157,8 @@ class Trainer:
         self.head.train()
         order = list(indices)
         random.shuffle(order)
-        total, batches = 0.0, 0
+        # The loss is summed on the device: reading it every step would sync a GPU each time.
+        total, batches = torch.zeros((), device=self.device), 0
         for start in range(0, len(order), self.settings.batch_size):
             batch = order[start : start + self.settings.batch_size]
             with autocast(self.device, self.dtype):
@@ -155,9 +168,9 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            total += float(loss.detach())
+            total += loss.detach()
             batches += 1
-        return total / max(1, batches)
+        return float(total) / max(1, batches)
 
     @torch.no_grad()
     def accuracy(self, texts: Sequence[Text], labels: Sequence[int], indices: Sequence[int]) -> float:

@@ -75,7 +75,8 @@ def conversations() -> List[List[str]]:
 def stock_bot_config() -> Dict:
     """config.yml with its NLU components replaced by stock Rasa's; everything else equal."""
     config = read_yaml_file(REPO / "config.yml")
-    kept = [c for c in config["pipeline"] if c["name"] in ("RegexEntityExtractor", "FallbackClassifier")]
+    # Entities, frustration score and fallback work on any classifier's output: kept as they are.
+    kept = [c for c in config["pipeline"] if c["name"] in ("RegexEntityExtractor", "cs_transformer.FrustrationScorer", "FallbackClassifier")]
     config["pipeline"] = STOCK_NLU + kept
     return config
 

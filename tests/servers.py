@@ -101,7 +101,7 @@ def running_replicas(
     env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})})
     actions_cmd = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)]
     # A replica busy with NLU may write its request seconds after connecting; Sanic closes
-    # connections silent for 5 s (docs/deployment.md, "Action servers").
+    # connections silent for 5 s (docs/deployment.md, *Layout*).
     actions_env = {**env, "SANIC_KEEP_ALIVE_TIMEOUT": str(ACTION_SERVER_KEEP_ALIVE_S)}
     with ExitStack() as servers:
         actions = servers.enter_context(process(actions_cmd, tmp / "actions.log", actions_env))
@@ -114,6 +114,10 @@ def running_replicas(
                 "-m", str(MODEL), "--endpoints", str(endpoints), "--credentials", str(credentials),
             ]
             started.append((f"http://127.0.0.1:{port}", servers.enter_context(process(rasa_cmd, log, env)), log))
+        # Ask them all to stop at once, not one after the other: each takes seconds to shut down.
+        for server in (rasa for _, rasa, _ in started):
+            servers.callback(server.terminate)
+        servers.callback(actions.terminate)
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, tmp / "actions.log")
         for base, rasa, log in started:
             wait_until_up(f"{base}/status", rasa, log)

@@ -107,7 +107,9 @@ def test_concurrent_messages_are_each_answered_once_and_kept_once(replicas: List
         for sender, messages in conversations.items():
             jobs.append((next(replica), sender, messages[position]))
 
-    with ThreadPoolExecutor(max_workers=12) as pool:
+    # All at once: with fewer in flight, Rasa's own RedisLockStore passed this test even though
+    # it loses tickets (RasaHQ/rasa#9213); sent all at once, it lost a message.
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         answers = list(pool.map(lambda job: (job[1], say(*job)), jobs))
 
     assert all(replies for _, replies in answers), [job for job, (_, replies) in zip(jobs, answers) if not replies]

@@ -6,15 +6,24 @@ delivery ids for a while; `TtlCache` is the bounded, expiring dict under it, als
 caching look-ups (a user's locale).
 
 Both live in one process. Replicas behind a load balancer each have their own, so a retry
-that lands on another replica is processed again: several replicas need a shared store
-instead, e.g. Redis `SET key 1 NX EX ttl` (issue 7).
+that lands on another replica would be processed again: with `CS_DEDUP_REDIS_URL` set,
+`deduplicator()` returns `RedisDeduplicator`, which all replicas share (docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections import OrderedDict
-from typing import Callable, Generic, Hashable, Optional, Tuple, TypeVar
+from typing import Callable, Generic, Hashable, Optional, Tuple, TypeVar, Union
+
+import redis
+
+logger = logging.getLogger(__name__)
+
+DEDUP_REDIS_URL_ENV = "CS_DEDUP_REDIS_URL"
+REDIS_TIMEOUT_S = 2
 
 V = TypeVar("V")
 
@@ -71,3 +80,58 @@ class Deduplicator:
             return False
         self._seen.put(key, True)
         return True
+
+    def forget(self, key: Hashable) -> None:
+        """Lets the next delivery of `key` through (it could not be handled this time)."""
+        self._seen.put(key, False)
+
+
+class RedisDeduplicator:
+    """A `Deduplicator` shared by every process using the same Redis: `SET key 1 NX EX ttl`.
+
+    If Redis cannot be reached, every delivery counts as new (and the failure is logged):
+    answering a retry twice beats not answering at all.
+    """
+
+    def __init__(self, client: redis.Redis, namespace: str, ttl_s: int = 3600) -> None:
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive.")
+        self._redis = client
+        self._prefix = f"dedup:{namespace}:"
+        self._ttl_s = ttl_s
+
+    def first_time(self, key: Hashable) -> bool:
+        """True the first time `key` is seen within the ttl, in any process; False for every repeat."""
+        try:
+            return bool(self._redis.set(self._redis_key(key), 1, nx=True, ex=self._ttl_s))
+        except redis.RedisError as error:
+            logger.warning("dedup.redis_unavailable error=%s", type(error).__name__)
+            return True
+
+    def forget(self, key: Hashable) -> None:
+        """Lets the next delivery of `key` through (it could not be handled this time)."""
+        try:
+            self._redis.delete(self._redis_key(key))
+        except redis.RedisError as error:
+            logger.warning("dedup.redis_unavailable error=%s", type(error).__name__)
+
+    def _redis_key(self, key: Hashable) -> str:
+        parts = key if isinstance(key, tuple) else (key,)
+        return self._prefix + ":".join(str(part) for part in parts)
+
+
+def deduplicator(namespace: str, ttl_s: int = 3600, max_ids: int = 10_000) -> Union[Deduplicator, RedisDeduplicator]:
+    """Shared through Redis when `CS_DEDUP_REDIS_URL` is set (replicas), else this process's own.
+
+    `namespace` keeps channels apart in one Redis database.
+    """
+    url = os.environ.get(DEDUP_REDIS_URL_ENV)
+    if not url:
+        return Deduplicator(ttl_s, max_ids)
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    except ValueError as error:
+        raise ValueError(
+            f"{DEDUP_REDIS_URL_ENV} must be a Redis URL such as redis://:password@host:6379/2 ({error})."
+        ) from None
+    return RedisDeduplicator(client, namespace, ttl_s)

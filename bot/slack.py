@@ -7,7 +7,8 @@ else 401 and nothing is read: that check comes first in the handler.
 Slack wants a 200 within 3 s and retries otherwise, so messages are acknowledged at once and
 answered in a background task. Retries and duplicate deliveries (the same event id, or the
 `message` and `app_mention` events of one message) are acknowledged but answered once. The
-memory of deliveries is per process (bot/dedup.py): replicas need a shared store (issue 7).
+memory of deliveries is per process unless `CS_DEDUP_REDIS_URL` is set (bot/dedup.py): replicas
+share it through Redis.
 
 Replies go through slack_sdk to `slack_api_url` (Slack's own by default), into the thread the
 message came from. Each user message carries metadata: the Slack user, channel, team, thread and
@@ -37,7 +38,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.store import Store
-from bot.dedup import Deduplicator, TtlCache
+from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
@@ -127,7 +128,7 @@ class SlackInput(InputChannel):
         self._store = store
         self._signing_secret = signing_secret.encode("utf-8")
         self._client = AsyncWebClient(token=token, base_url=api_url)
-        self._deliveries = Deduplicator()
+        self._deliveries = deduplicator(self.name())
         self._locales: TtlCache[asyncio.Task] = TtlCache(LOCALE_TTL_S, MAX_CACHED_LOCALES)
         self._pending: Set[asyncio.Task] = set()
 

@@ -39,7 +39,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from actions.store import Store, StoreError
-from bot.dedup import TtlCache
+from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
@@ -258,7 +258,7 @@ class TwilioSmsInput(InputChannel):
         self.settings = settings
         self._store = store
         self._validator = RequestValidator(settings.auth_token)
-        self._seen: TtlCache[bool] = TtlCache(SEEN_TTL_S, SEEN_MAX_SIDS)
+        self._seen = deduplicator(self.name(), SEEN_TTL_S, SEEN_MAX_SIDS)
         self._buttons: TtlCache[Payloads] = TtlCache(BUTTONS_TTL_S, BUTTONS_MAX_NUMBERS)
         self._client: Optional[Client] = None
 
@@ -285,15 +285,14 @@ class TwilioSmsInput(InputChannel):
                 inbound = Inbound.from_form(form)
             except InvalidInput as error:
                 return response.text(str(error), status=400)
-            if self._seen.get(inbound.message_sid):
+            if not self._seen.first_time(inbound.message_sid):
                 logger.info("sms.duplicate")
                 return twiml([])
-            self._seen.put(inbound.message_sid, True)
             replies: List[Text] = []
             try:
                 await self._handle(inbound, on_new_message, self._output(replies))
             except StoreError as error:
-                self._seen.put(inbound.message_sid, False)  # not handled: let Twilio's retry through
+                self._seen.forget(inbound.message_sid)  # not handled: let Twilio's retry through
                 logger.error("sms.store_error kind=%s", type(error).__name__)
                 return response.text("Opt-outs cannot be checked right now; try again later.", status=503)
             return twiml(replies)

@@ -7,9 +7,9 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, List, Optional
 
 import requests
 
@@ -17,6 +17,9 @@ from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 MODEL = REPO / "models" / "shop.tar.gz"
+# Generous: on two busy cores, several servers loading torch and the model at once take minutes.
+START_TIMEOUT_S = 300
+ACTION_SERVER_KEEP_ALIVE_S = 75
 
 
 def free_port() -> int:
@@ -25,7 +28,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -79,19 +82,55 @@ def running_bot(
     stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs);
     `extra_endpoints` is YAML added to endpoints.yml (e.g. a `tracker_store:` section);
     `model` is the trained bot to serve (benchmarks pass another one)."""
+    with running_replicas(
+        tmp, store_url, 1, extra_env=extra_env, credentials=credentials, extra_endpoints=extra_endpoints, model=model
+    ) as (base,):
+        yield base
+
+
+@contextmanager
+def running_replicas(
+    tmp: Path,
+    store_url: str,
+    replicas: int,
+    endpoints: Optional[Path] = None,
+    extra_env: Optional[Dict[str, str]] = None,
+    credentials: Path = REPO / "credentials.yml",
+    extra_endpoints: str = "",
+    model: Path = MODEL,
+) -> Iterator[List[str]]:
+    """One action server and `replicas` Rasa servers started together; yields their base URLs.
+
+    `endpoints` (default: the action server only, so trackers stay in each process, plus
+    `extra_endpoints`) reaches the action server through `${CS_ACTION_SERVER_URL}`, which is
+    set for every server."""
     if not model.exists():
         raise FileNotFoundError(f"{model} is missing: run `make train` (make test does it first).")
-    actions_port, rasa_port = free_port(), free_port()
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n{extra_endpoints}')
-    env = server_env(store_url, extra_env)
+    actions_port = free_port()
+    if endpoints is None:
+        endpoints = tmp / "endpoints.yml"
+        endpoints.write_text("action_endpoint:\n  url: ${CS_ACTION_SERVER_URL}\n" + extra_endpoints)
+    env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})})
     actions_cmd = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)]
-    rasa_cmd = [
-        str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(rasa_port),
-        "-m", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
-    ]
-    with process(actions_cmd, tmp / "actions.log", env) as actions, process(rasa_cmd, tmp / "rasa.log", env) as rasa:
+    # A replica busy with NLU may write its request seconds after connecting; Sanic closes
+    # connections silent for 5 s (docs/deployment.md, *Layout*).
+    actions_env = {**env, "SANIC_KEEP_ALIVE_TIMEOUT": str(ACTION_SERVER_KEEP_ALIVE_S)}
+    with ExitStack() as servers:
+        actions = servers.enter_context(process(actions_cmd, tmp / "actions.log", actions_env))
+        started = []
+        for replica in range(replicas):
+            port = free_port()
+            log = tmp / ("rasa.log" if replicas == 1 else f"rasa-{replica}.log")
+            rasa_cmd = [
+                str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
+                "-m", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
+            ]
+            started.append((f"http://127.0.0.1:{port}", servers.enter_context(process(rasa_cmd, log, env)), log))
+        # Ask them all to stop at once, not one after the other: each takes seconds to shut down.
+        for server in (rasa for _, rasa, _ in started):
+            servers.callback(server.terminate)
+        servers.callback(actions.terminate)
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions, tmp / "actions.log")
-        base = f"http://127.0.0.1:{rasa_port}"
-        wait_until_up(f"{base}/status", rasa, tmp / "rasa.log")
-        yield base
+        for base, rasa, log in started:
+            wait_until_up(f"{base}/status", rasa, log)
+        yield [base for base, _, _ in started]

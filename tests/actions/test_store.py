@@ -24,7 +24,7 @@ from actions.store.engine import SQLITE_BUSY_TIMEOUT_MS, default_url, make_engin
 from actions.store.migrate import VERSION_TABLE, current_revision, downgrade, upgrade
 from actions.store.models import Base
 from actions.store.seed import CUSTOMERS, PRODUCTS, reset
-from tests.actions.conftest import free_port
+from tests.servers import free_port
 
 TODAY = dt.date(2025, 1, 15)
 PHONE_PREFIXES = {"es": "+34", "de": "+49", "fr": "+33", "zh": "+86", "ar": "+971", "en": "+44"}

@@ -249,13 +249,18 @@ def main() -> None:
             setting_results[pipeline].latency_ms = latency
             print(f"   {pipeline}: p50/p95 {latency[0]:.1f}/{latency[1]:.1f} ms", flush=True)
         results += setting_results.values()
+        write_results(results, sets)
+
+
+def write_results(results: List[RunResult], sets) -> None:
+    """After each setting, so a long run that is stopped keeps what it measured."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = table(results, sets)
     (RESULTS / "nlu.md").write_text(report, encoding="utf-8")
     ours = next((r for r in results if r.pipeline == OURS and r.setting == "all 6 languages"), None)
     if ours is not None:
         plot_confusion(ours, RESULTS / "nlu_confusion_cs_transformer.png")
-    print(report)
+    print(report, flush=True)
 
 
 if __name__ == "__main__":

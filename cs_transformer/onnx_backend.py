@@ -13,8 +13,9 @@ import logging
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence, Text, Tuple
+from typing import Iterator, Sequence, Text, Tuple
 
 import numpy as np
 import onnxruntime
@@ -61,11 +62,24 @@ def export_int8(encoder: SentenceEncoder) -> bytes:
             )
         logger.info("cs_transformer.onnx.quantize started: int8 weights (about 15 s for e5-small)")
         int8_graph = Path(work) / "encoder.int8.onnx"
-        quantize_dynamic(str(float_graph), str(int8_graph), weight_type=QuantType.QInt8)
+        with root_logger_at(logging.ERROR):
+            # The quantizer logs a line per tensor on the root logger.
+            quantize_dynamic(str(float_graph), str(int8_graph), weight_type=QuantType.QInt8)
         graph = int8_graph.read_bytes()
     encoder.to(device)
     logger.info("cs_transformer.onnx.export done seconds=%.1f size_mb=%.1f", time.perf_counter() - started, len(graph) / 1e6)
     return graph
+
+
+@contextmanager
+def root_logger_at(level: int) -> Iterator[None]:
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(max(previous, level))
+    try:
+        yield
+    finally:
+        root.setLevel(previous)
 
 
 class OnnxSentenceEncoder:

@@ -200,7 +200,7 @@ def _sms_sender() -> Optional[TwilioSmsSender]:
     missing = [name for name, value in zip(names, values) if not value]
     if missing:
         raise DeliveryConfigError(
-            f"Sending link codes by SMS needs {', '.join(names)}; {', '.join(missing)} "
-            "is not set (or unset them all to write codes to the outbox)."
+            f"Sending link codes by SMS needs {', '.join(names)} (missing: {', '.join(missing)}); "
+            "set them, or unset them all to write the codes to the outbox."
         )
     return TwilioSmsSender(*values, os.environ.get(TWILIO_API_URL_ENV))

@@ -1,29 +1,40 @@
 """One customer across channels: prove with a one-time code that this sender is a known customer.
 
 The customer gives the email address or phone number on their account ("link my account,
-my email is …"); a code goes there; typing it here links this channel's sender id to their
-customer, so `current_customer` finds them, with their orders and preferences, on this
-channel too. The answer to a request never says whether the email or phone is on file.
+my email is …"); a code goes there, and `link_code_form` waits for it (reading any 6-digit
+code, whatever the intent classifier makes of it); the right code links this channel's
+sender id to their customer, so `current_customer` finds them, with their orders and
+preferences, on this channel too. The answer to a request never says whether the email or phone is on file.
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
 
 from actions.code_delivery import DeliveryConfigError, DeliveryError, masked, shared_delivery
-from actions.common import StoreAction, channel_of, in_thread, language_of
+from actions.common import StoreAction, channel_of, in_thread, language_of, shared_store
+from actions.store.errors import StoreError
 from actions.store.repository import LINK_CODE_WINDOW, Store
-from actions.store.views import Contact, ContactKind, LinkRequestResult, LinkVerifyResult
+from actions.store.views import (
+    Contact,
+    ContactKind,
+    LinkRequestResult,
+    LinkVerification,
+    LinkVerifyResult,
+)
 
 logger = logging.getLogger(__name__)
 
 VERIFY_RESPONSES = {
+    LinkVerifyResult.LINKED: "utter_account_linked",
     LinkVerifyResult.WRONG_CODE: "utter_link_code_wrong",
     LinkVerifyResult.NO_VALID_CODE: "utter_link_code_invalid",
 }
@@ -79,26 +90,57 @@ class ActionRequestLinkCode(StoreAction):
         dispatcher.utter_message(response="utter_link_code_sent", destination=masked(contact))
         if outbox is not None:
             dispatcher.utter_message(response="utter_link_code_outbox", outbox=str(outbox))
-        return []
+        return [SlotSet("link_code", None), FollowupAction("link_code_form")]
+
+
+async def check_code(
+    dispatcher: CollectingDispatcher, tracker: Tracker, store: Store, typed: Text
+) -> Tuple[LinkVerifyResult, Dict[Text, Any]]:
+    """Checks the code this sender typed and tells them the outcome.
+
+    Returns the outcome and the slots to set: once linked, the customer's saved language.
+    """
+    code = digits(typed)
+    verification = (
+        await in_thread(store.verify_link_code, channel_of(tracker), tracker.sender_id, code)
+        if code
+        else LinkVerification(LinkVerifyResult.WRONG_CODE)
+    )
+    dispatcher.utter_message(response=VERIFY_RESPONSES[verification.result])
+    if verification.customer is None:
+        return verification.result, {}
+    logger.info("identity.linked channel=%s customer=%s", channel_of(tracker), verification.customer.id)
+    preferences = await in_thread(store.preferences, verification.customer.id)
+    return verification.result, {"language": preferences.language} if preferences.language else {}
+
+
+class ValidateLinkCodeForm(FormValidationAction):
+    """Checks the code the form read; a wrong one is asked for again, anything else ends the form."""
+
+    def name(self) -> Text:
+        return "validate_link_code_form"
+
+    async def validate_link_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        try:
+            result, slots = await check_code(dispatcher, tracker, shared_store(), str(value))
+        except StoreError as error:
+            logger.error("store.unavailable action=%s reason=%s", self.name(), error)
+            dispatcher.utter_message(response="utter_store_unavailable")
+            return {"link_code": value}
+        if result is LinkVerifyResult.WRONG_CODE:
+            return {"link_code": None}
+        return {"link_code": value, **slots}
 
 
 class ActionVerifyLinkCode(StoreAction):
-    """Links this sender to the customer whose code it typed; their saved language applies."""
+    """A code typed outside the form (e.g. "the code is 482913" after a digression)."""
 
     def name(self) -> Text:
         return "action_verify_link_code"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
-        code = digits(next(tracker.get_latest_entity_values("otp_code"), ""))
-        if not code:
-            dispatcher.utter_message(response="utter_link_code_wrong")
-            return []
-        verification = await in_thread(store.verify_link_code, channel_of(tracker), tracker.sender_id, code)
-        if verification.customer is None:
-            dispatcher.utter_message(response=VERIFY_RESPONSES[verification.result])
-            return []
-        customer = verification.customer
-        logger.info("identity.linked channel=%s customer=%s", channel_of(tracker), customer.id)
-        dispatcher.utter_message(response="utter_account_linked")
-        preferences = await in_thread(store.preferences, customer.id)
-        return [SlotSet("language", preferences.language)] if preferences.language else []
+        typed = next(tracker.get_latest_entity_values("otp_code"), "")
+        _result, slots = await check_code(dispatcher, tracker, store, typed)
+        return [SlotSet(name, value) for name, value in slots.items()]

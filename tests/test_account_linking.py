@@ -81,16 +81,16 @@ def test_maria_links_the_web_chat_with_the_code_from_the_outbox(bot: Bot) -> Non
     before = outbox_files(bot)
 
     asked = web(bot, sender, "I'm already a customer, my email is maria.garcia@example.com")
-    assert names(asked) == ["utter_link_code_sent", "utter_link_code_outbox"]
+    assert names(asked) == ["utter_link_code_sent", "utter_link_code_outbox", "utter_ask_link_code"]
     assert "m•••@example.com" in asked[0] and "maria.garcia" not in asked[0]
     assert str(bot.outbox) in asked[1]
     code = code_sent_to(bot, "maria.garcia@example.com", before)
 
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    assert names(web(bot, sender, wrong)) == ["utter_link_code_wrong"]
+    assert names(web(bot, sender, wrong)) == ["utter_link_code_wrong", "utter_ask_link_code"]
     assert web_customer(bot, sender) is None
 
-    assert names(web(bot, sender, f"the code is {code}")) == ["utter_account_linked"]
+    assert names(web(bot, sender, code)) == ["utter_account_linked"]
     assert web_customer(bot, sender) == "Maria García"
 
     # Her saved language (Spanish) now applies on this channel, and her orders are here.
@@ -99,7 +99,7 @@ def test_maria_links_the_web_chat_with_the_code_from_the_outbox(bot: Bot) -> Non
     status = web(bot, sender, "where is my order?")
     assert names(status)[0].startswith("utter_order_status_") and "10001" in status[0]
 
-    assert names(web(bot, sender, code)) == ["utter_link_code_invalid"]
+    assert names(web(bot, sender, f"my code is {code}")) == ["utter_link_code_invalid"]
     for log in bot.logs:
         assert code not in log.read_text(encoding="utf-8", errors="replace"), f"the code is in {log}"
 
@@ -108,9 +108,9 @@ def test_an_unknown_email_gets_the_same_answer_and_no_code(bot: Bot) -> None:
     sender = "web-stranger"
     before = outbox_files(bot)
     asked = web(bot, sender, "I'm already a customer, my email is nobody.here@example.com")
-    assert names(asked) == ["utter_link_code_sent", "utter_link_code_outbox"]
+    assert names(asked) == ["utter_link_code_sent", "utter_link_code_outbox", "utter_ask_link_code"]
     assert outbox_files(bot) == before
-    assert names(web(bot, sender, "123456")) == ["utter_link_code_wrong"]
+    assert names(web(bot, sender, "123456")) == ["utter_link_code_wrong", "utter_ask_link_code"]
     assert web_customer(bot, sender) is None
 
 
@@ -118,7 +118,7 @@ def test_an_expired_code_sent_by_sms_is_refused(bot: Bot) -> None:
     sender = "web-marias-phone"
     before = outbox_files(bot)
     asked = web(bot, sender, "link my account, my phone number is +34 612 345 678")
-    assert names(asked) == ["utter_link_code_sent", "utter_link_code_outbox"]
+    assert names(asked) == ["utter_link_code_sent", "utter_link_code_outbox", "utter_ask_link_code"]
     assert "+34•••678" in asked[0]
     code = code_sent_to(bot, "+34612345678", before)
     engine = make_engine(bot.store_url)

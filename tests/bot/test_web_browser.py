@@ -119,5 +119,11 @@ def test_a_reload_keeps_the_conversation_and_its_sender(page: WebDriver) -> None
     assert [item.text for item in page.find_elements(By.CSS_SELECTOR, "#log > li")] == shown
     assert json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))["sender"] == sender
     # The bot still knows the conversation: it asked for a number, and the number answers it.
-    [reply] = say(page, "12345")
+    [reply] = say(page, "my order number is 12345")
     assert identify(reply.text)[0] == "utter_order_not_found"
+
+
+def test_the_address_without_the_final_slash_leads_to_a_working_page(page: WebDriver, bot: str) -> None:
+    page.get(bot.rstrip("/"))
+    assert page.current_url == bot
+    assert identify(say(page, "hello")[0].text) == ("utter_greet", "en")

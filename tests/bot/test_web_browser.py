@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -109,18 +110,22 @@ def test_buttons_are_shown_and_a_click_sends_their_payload(page: WebDriver, bot:
     assert all(not button.is_enabled() for button in page.find_elements(By.CSS_SELECTOR, "#log .buttons button"))
 
 
-def test_a_reload_keeps_the_conversation_and_its_sender(page: WebDriver) -> None:
+def test_a_reload_keeps_the_conversation_and_its_sender(page: WebDriver, bot: str) -> None:
     say(page, "where is my order?")
     shown = [item.text for item in page.find_elements(By.CSS_SELECTOR, "#log > li")]
-    sender = json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))["sender"]
+    state = json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))
 
     page.refresh()
 
     assert [item.text for item in page.find_elements(By.CSS_SELECTOR, "#log > li")] == shown
-    assert json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))["sender"] == sender
-    # The bot still knows the conversation: it asked for a number, and the number answers it.
-    [reply] = say(page, "my order number is 12345")
-    assert identify(reply.text)[0] == "utter_order_not_found"
+    assert json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))["sender"] == state["sender"]
+    say(page, "hello")
+    # Both messages reached one tracker, with the page's session id and the browser's locale.
+    tracker = requests.get(f"{bot.split('/webhooks/')[0]}/conversations/{state['sender']}/tracker", timeout=10).json()
+    user_events = [event for event in tracker["events"] if event["event"] == "user"]
+    assert [event["text"] for event in user_events] == ["where is my order?", "hello"]
+    assert {event["metadata"]["session_id"] for event in user_events} == {state["sessionId"]}
+    assert user_events[-1]["metadata"]["locale"] == "en-US"
 
 
 def test_the_address_without_the_final_slash_leads_to_a_working_page(page: WebDriver, bot: str) -> None:

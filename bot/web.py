@@ -56,6 +56,10 @@ class WebChatInput(InputChannel):
 
         @web.route("/", methods=["GET"])
         async def page(request: Request) -> HTTPResponse:
+            if not request.path.endswith("/"):
+                # The page's own URLs (static/…, webhook) are relative to the folder.
+                query = f"?{request.query_string}" if request.query_string else ""
+                return response.redirect(f"{request.path}/{query}")
             return static_file("index.html")
 
         @web.route("/static/<file_name>", methods=["GET"])

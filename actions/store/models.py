@@ -197,3 +197,26 @@ class SmsOptOut(Base):
     phone = Column(String(32), primary_key=True)
     opted_out = Column(Boolean, nullable=False)
     updated_at = Column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code that proves a sender on a new channel is an existing customer.
+
+    Only a salted HMAC of the code is kept. `customer_id` is empty when the email or phone
+    given matched nobody: the row still counts towards the sender's rate limit, so asking
+    for codes behaves the same whether or not an account exists.
+    """
+
+    __tablename__ = "link_codes"
+    __table_args__ = (Index("ix_link_codes_channel_sender_id", "channel", "sender_id"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    sender_id = Column(String(255), nullable=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"), index=True)
+    code_hash = Column(String(64), nullable=False)
+    salt = Column(String(32), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UtcDateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    used_at = Column(UtcDateTime)

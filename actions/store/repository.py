@@ -9,13 +9,16 @@ The methods are synchronous; from an async rasa_sdk action call them through
 other conversations.
 """
 import datetime as dt
+import hashlib
+import hmac
+import secrets
 from contextlib import contextmanager
 from dataclasses import asdict
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Optional
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -28,6 +31,7 @@ from actions.store.models import (
     Customer,
     HandoffTicket,
     Interaction,
+    LinkCode,
     Order,
     OrderItem,
     Preference,
@@ -39,8 +43,14 @@ from actions.store.models import (
 from actions.store.views import (
     OPEN_ORDER_STATUSES,
     CancelResult,
+    Contact,
+    ContactKind,
     CustomerView,
     InteractionView,
+    LinkCodeIssue,
+    LinkRequestResult,
+    LinkVerification,
+    LinkVerifyResult,
     OrderItemView,
     OrderStatus,
     OrderView,
@@ -57,6 +67,15 @@ from actions.store.views import (
 REFUND_EXPECTED_DAYS = 7
 DEFAULT_HISTORY_LIMIT = 20
 DEFAULT_POPULAR_LIMIT = 5
+
+# One-time link codes: how long one lives, how many guesses it allows, and how many a
+# sender may ask for (and one customer may be sent) per window.
+LINK_CODE_DIGITS = 6
+LINK_CODE_TTL = dt.timedelta(minutes=10)
+LINK_CODE_MAX_ATTEMPTS = 5
+LINK_CODE_WINDOW = dt.timedelta(hours=1)
+LINK_CODES_PER_SENDER = 3
+LINK_CODES_PER_CUSTOMER = 5
 
 _REFUSED_CANCELLATIONS = {
     OrderStatus.SHIPPED.value: CancelResult.ALREADY_SHIPPED,
@@ -100,15 +119,86 @@ class Store:
         An identity already linked elsewhere moves; the old (guest) customer keeps its rows.
         """
         with self._write(customer_id) as session:
-            insert = _insert(session, ChannelIdentity).values(
-                channel=channel, sender_id=sender_id, customer_id=customer_id
-            )
+            _link(session, customer_id, channel, sender_id)
+
+    def issue_link_code(self, channel: str, sender_id: str, contact: Contact) -> LinkCodeIssue:
+        """A new one-time code for linking (`channel`, `sender_id`) to the owner of `contact`.
+
+        The code replaces the sender's earlier ones. Whether `contact` matches a customer
+        only shows in the returned `code` (set when there is someone to send it to): a
+        sender over its limit is refused either way, and a customer who was already sent
+        `LINK_CODES_PER_CUSTOMER` codes this window silently gets no more.
+        """
+        now = utcnow()
+        with self._write() as session:
+            recent = select(func.count(LinkCode.id)).where(LinkCode.created_at > now - LINK_CODE_WINDOW)
+            asked = session.execute(
+                recent.where(LinkCode.channel == channel, LinkCode.sender_id == sender_id)
+            ).scalar_one()
+            if asked >= LINK_CODES_PER_SENDER:
+                return LinkCodeIssue(LinkRequestResult.RATE_LIMITED)
+            customer = _contact_customer(session, contact)
+            if customer is not None:
+                sent = session.execute(recent.where(LinkCode.customer_id == customer.id)).scalar_one()
+                if sent >= LINK_CODES_PER_CUSTOMER:
+                    customer = None
             session.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["channel", "sender_id"],
-                    set_={"customer_id": insert.excluded.customer_id},
+                update(LinkCode)
+                .where(
+                    LinkCode.channel == channel,
+                    LinkCode.sender_id == sender_id,
+                    LinkCode.used_at.is_(None),
+                )
+                .values(used_at=now),
+                execution_options=_BULK,
+            )
+            code = f"{secrets.randbelow(10 ** LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
+            salt = secrets.token_hex(16)
+            session.add(
+                LinkCode(
+                    channel=channel,
+                    sender_id=sender_id,
+                    customer_id=customer.id if customer else None,
+                    code_hash=_code_hash(salt, code),
+                    salt=salt,
+                    created_at=now,
+                    expires_at=now + LINK_CODE_TTL,
+                    attempts=0,
                 )
             )
+            if customer is None:
+                return LinkCodeIssue(LinkRequestResult.ISSUED)
+            return LinkCodeIssue(LinkRequestResult.ISSUED, code, _customer_view(customer))
+
+    def verify_link_code(self, channel: str, sender_id: str, code: str) -> LinkVerification:
+        """Checks `code` against the sender's live code; a match links the sender to its customer.
+
+        Each guess counts (the row is locked first), so at most `LINK_CODE_MAX_ATTEMPTS`
+        guesses are ever compared; a matched code is used up.
+        """
+        now = utcnow()
+        with self._write() as session:
+            row = session.execute(
+                select(LinkCode)
+                .where(
+                    LinkCode.channel == channel,
+                    LinkCode.sender_id == sender_id,
+                    LinkCode.used_at.is_(None),
+                )
+                .order_by(LinkCode.id.desc())
+                .limit(1)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if row is None or row.expires_at <= now or row.attempts >= LINK_CODE_MAX_ATTEMPTS:
+                return LinkVerification(LinkVerifyResult.NO_VALID_CODE)
+            row.attempts += 1
+            matches = hmac.compare_digest(row.code_hash, _code_hash(row.salt, code))
+            if row.customer_id is None or not matches:
+                return LinkVerification(LinkVerifyResult.WRONG_CODE)
+            row.used_at = now
+            _link(session, row.customer_id, channel, sender_id)
+            customer = session.get(Customer, row.customer_id)
+            return LinkVerification(LinkVerifyResult.LINKED, _customer_view(customer))
 
     def get_or_create_guest(self, channel: str, sender_id: str) -> CustomerView:
         """The customer behind this sender, creating a nameless guest on first contact.
@@ -387,7 +477,9 @@ class Store:
                 delete(OrderItem).where(OrderItem.order_id.in_(order_ids)),
                 *(
                     delete(model).where(model.customer_id == customer_id)
-                    for model in (Order, Interaction, HandoffTicket, Preference, ChannelIdentity)
+                    for model in (
+                        Order, Interaction, HandoffTicket, Preference, ChannelIdentity, LinkCode
+                    )
                 ),
             ]
             for statement in statements:
@@ -440,6 +532,32 @@ class Store:
 def _insert(session: Session, model: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both backends support it)."""
     return _DIALECT_INSERTS[session.get_bind().dialect.name](model)
+
+
+def _link(session: Session, customer_id: int, channel: str, sender_id: str) -> None:
+    """Upsert the identity so it points at `customer_id`."""
+    insert = _insert(session, ChannelIdentity).values(
+        channel=channel, sender_id=sender_id, customer_id=customer_id
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["channel", "sender_id"],
+            set_={"customer_id": insert.excluded.customer_id},
+        )
+    )
+
+
+def _contact_customer(session: Session, contact: Contact) -> Optional[Customer]:
+    """The one customer with this email (any case) or phone number; None if none or several."""
+    column = Customer.email if contact.kind is ContactKind.EMAIL else Customer.phone
+    matches = session.execute(
+        select(Customer).where(func.lower(column) == contact.value).limit(2)
+    ).scalars().all()
+    return matches[0] if len(matches) == 1 else None
+
+
+def _code_hash(salt: str, code: str) -> str:
+    return hmac.new(bytes.fromhex(salt), code.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _identity_customer(session: Session, channel: str, sender_id: str) -> Optional[Customer]:

@@ -3,8 +3,9 @@
 Resets the store (drops its tables, migrates, seeds). Every date is fixed relative to the
 reference day, so "shipped two days ago" stays true whenever the demo runs, and the same
 reference day always gives the same rows. Eight customers, one per language the bot speaks
-(two for es and en), each reachable on the REST channel by a first-name sender id; the
-k-th customer's orders are numbered k0001, k0002, ... newest first (Maria: 10001-10003).
+(two for es and en), each reachable on the REST channel and on the web chat page
+(`?customer=maria`) by a first-name sender id; the k-th customer's orders are numbered
+k0001, k0002, ... newest first (Maria: 10001-10003).
 """
 import argparse
 import datetime as dt
@@ -32,6 +33,7 @@ from actions.store.views import OrderStatus, RefundStatus
 
 CURRENCY = "EUR"
 REST = "rest"
+WEB = "web"  # bot/web.py: the chat page's `?customer=` sender ids
 
 # sku, name, category, price in cents
 PRODUCTS: Tuple[Tuple[str, str, str, int], ...] = (
@@ -261,7 +263,7 @@ def _add_customer(
     customer = Customer(name=demo.name, email=demo.email, phone=demo.phone, created_at=created)
     session.add(customer)
     session.flush()
-    identities = ((REST, demo.sender_id),) + demo.extra_identities
+    identities = ((REST, demo.sender_id), (WEB, demo.sender_id)) + demo.extra_identities
     session.add_all(
         ChannelIdentity(channel=channel, sender_id=sender_id, customer_id=customer.id)
         for channel, sender_id in identities

@@ -129,3 +129,47 @@ class TicketView:
     transcript: str
     status: TicketStatus
     created_at: dt.datetime
+
+
+class ContactKind(str, Enum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An email address (lower-case) or phone number (+ and digits) a customer gave us."""
+
+    kind: ContactKind
+    value: str
+
+
+class LinkRequestResult(Enum):
+    """Outcome of `Store.issue_link_code`."""
+
+    ISSUED = "issued"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True)
+class LinkCodeIssue:
+    """What `Store.issue_link_code` did. `code` (plain, shown once) and `customer` are set
+    only when a code must be delivered; the caller answers the same way either way."""
+
+    result: LinkRequestResult
+    code: Optional[str] = None
+    customer: Optional[CustomerView] = None
+
+
+class LinkVerifyResult(Enum):
+    """Outcome of `Store.verify_link_code`."""
+
+    LINKED = "linked"
+    WRONG_CODE = "wrong_code"
+    NO_VALID_CODE = "no_valid_code"  # none asked for, expired, used, or too many attempts
+
+
+@dataclass(frozen=True)
+class LinkVerification:
+    result: LinkVerifyResult
+    customer: Optional[CustomerView] = None

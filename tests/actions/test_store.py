@@ -86,7 +86,7 @@ def in_parallel(count: int, work: Callable[[int], T]) -> List[T]:
 def test_migrations_build_the_models_schema_on_an_empty_database(store_url: str) -> None:
     assert current_revision(store_url) is None
     upgrade(store_url)
-    assert current_revision(store_url) == "0003"
+    assert current_revision(store_url) == "0004"
     engine = make_engine(store_url)
     try:
         with engine.connect() as connection:
@@ -132,7 +132,7 @@ def test_upgrading_from_0001_keeps_existing_data(store_url: str) -> None:
 
     upgrade(store_url)
 
-    assert current_revision(store_url) == "0003"
+    assert current_revision(store_url) == "0004"
     store = Store(store_url)
     try:
         customer = store.customer_for_identity("rest", "ana")
@@ -161,7 +161,7 @@ def test_seed_gives_the_expected_counts(store_url: str) -> None:
     orders = [order for customer in CUSTOMERS for order in customer.orders]
     assert counts == {
         "customers": 8,
-        "channel_identities": 9,
+        "channel_identities": 17,
         "preferences": 8,
         "products": 20,
         "orders": 22,
@@ -358,7 +358,7 @@ def test_export_is_json_and_complete(seeded: Store) -> None:
     ticket = seeded.create_ticket(maria, "maria", "rest", "complaint", "user: ¡hola!")
     export = json.loads(json.dumps(seeded.export_customer(maria)))
     assert export["customer"]["name"] == "Maria García"
-    assert {identity["channel"] for identity in export["identities"]} == {"rest", "twilio"}
+    assert {identity["channel"] for identity in export["identities"]} == {"rest", "web", "twilio"}
     assert [order["number"] for order in export["orders"]] == ["10001", "10002", "10003"]
     assert export["orders"][2]["refund"]["amount"] == "79.90"
     assert export["interactions"][0]["intent"] == "greet"

@@ -1,0 +1,145 @@
+"""One-time codes that link a sender on a new channel to a customer, on SQLite and PostgreSQL."""
+import datetime as dt
+from typing import Iterator
+
+import pytest
+from sqlalchemy import text, update
+
+from actions.store import Store
+from actions.store.engine import make_engine
+from actions.store.models import LinkCode, utcnow
+from actions.store.repository import (
+    LINK_CODE_MAX_ATTEMPTS,
+    LINK_CODES_PER_CUSTOMER,
+    LINK_CODES_PER_SENDER,
+)
+from actions.store.seed import reset
+from actions.store.views import (
+    Contact,
+    ContactKind,
+    LinkRequestResult,
+    LinkVerifyResult,
+)
+from tests.actions.test_store import TODAY, customer_id, in_parallel
+
+MARIAS_EMAIL = Contact(ContactKind.EMAIL, "maria.garcia@example.com")
+MARIAS_PHONE = Contact(ContactKind.PHONE, "+34612345678")
+NOBODYS_EMAIL = Contact(ContactKind.EMAIL, "nobody@example.com")
+
+
+@pytest.fixture
+def seeded(store_url: str) -> Iterator[Store]:
+    reset(store_url, TODAY)
+    store = Store(store_url)
+    yield store
+    store.close()
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def execute(url: str, sql: str) -> list:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(sql))
+            return result.fetchall() if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("contact", [MARIAS_EMAIL, MARIAS_PHONE])
+def test_the_right_code_links_the_sender_and_her_data_follows(seeded: Store, contact: Contact) -> None:
+    maria = customer_id(seeded, "maria")
+    issued = seeded.issue_link_code("slack", "U123", contact)
+    assert issued.result is LinkRequestResult.ISSUED and issued.customer.id == maria
+    assert len(issued.code) == 6 and issued.code.isdigit()
+    assert seeded.customer_for_identity("slack", "U123") is None
+
+    assert seeded.verify_link_code("slack", "U123", wrong(issued.code)).result is LinkVerifyResult.WRONG_CODE
+    linked = seeded.verify_link_code("slack", "U123", issued.code)
+
+    assert linked.result is LinkVerifyResult.LINKED and linked.customer.id == maria
+    assert seeded.customer_for_identity("slack", "U123").id == maria
+    assert seeded.preferences(maria).language == "es"
+    assert seeded.latest_order(maria).number == "10001"
+
+
+def test_a_used_code_is_refused(seeded: Store) -> None:
+    code = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    assert seeded.verify_link_code("slack", "U1", code).result is LinkVerifyResult.LINKED
+    assert seeded.verify_link_code("slack", "U1", code).result is LinkVerifyResult.NO_VALID_CODE
+
+
+def test_an_expired_code_is_refused(seeded: Store, store_url: str) -> None:
+    code = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(LinkCode).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    finally:
+        engine.dispose()
+    assert seeded.verify_link_code("slack", "U1", code).result is LinkVerifyResult.NO_VALID_CODE
+    assert seeded.customer_for_identity("slack", "U1") is None
+
+
+def test_too_many_wrong_guesses_burn_the_code(seeded: Store) -> None:
+    code = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    for _ in range(LINK_CODE_MAX_ATTEMPTS):
+        assert seeded.verify_link_code("slack", "U1", wrong(code)).result is LinkVerifyResult.WRONG_CODE
+    assert seeded.verify_link_code("slack", "U1", code).result is LinkVerifyResult.NO_VALID_CODE
+
+
+def test_a_code_only_works_for_the_sender_that_asked(seeded: Store) -> None:
+    code = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    assert seeded.verify_link_code("slack", "U2", code).result is LinkVerifyResult.NO_VALID_CODE
+    assert seeded.verify_link_code("web", "U1", code).result is LinkVerifyResult.NO_VALID_CODE
+
+
+def test_a_new_code_replaces_the_previous_one(seeded: Store) -> None:
+    first = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    second = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    if first != second:
+        assert seeded.verify_link_code("slack", "U1", first).result is LinkVerifyResult.WRONG_CODE
+    assert seeded.verify_link_code("slack", "U1", second).result is LinkVerifyResult.LINKED
+
+
+def test_an_unknown_contact_gets_no_code_but_the_same_outcome(seeded: Store, store_url: str) -> None:
+    issued = seeded.issue_link_code("slack", "U1", NOBODYS_EMAIL)
+    assert issued.result is LinkRequestResult.ISSUED
+    assert issued.code is None and issued.customer is None
+    assert seeded.verify_link_code("slack", "U1", "123456").result is LinkVerifyResult.WRONG_CODE
+    assert execute(store_url, "SELECT count(*) FROM link_codes WHERE customer_id IS NULL")[0][0] == 1
+
+
+def test_only_a_salted_hash_of_the_code_is_stored(seeded: Store, store_url: str) -> None:
+    codes = [seeded.issue_link_code("slack", f"U{n}", MARIAS_EMAIL).code for n in range(2)]
+    rows = execute(store_url, "SELECT code_hash, salt FROM link_codes ORDER BY id")
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert all(code not in stored for code in codes)
+    assert rows[0][1] != rows[1][1] and all(len(code_hash) == 64 for code_hash, _salt in rows)
+
+
+def test_a_sender_asking_too_often_is_refused_whoever_it_asks_about(seeded: Store) -> None:
+    for contact in (MARIAS_EMAIL, NOBODYS_EMAIL):
+        results = [seeded.issue_link_code("slack", f"S-{contact.value}", contact).result for _ in range(LINK_CODES_PER_SENDER + 1)]
+        assert results == [LinkRequestResult.ISSUED] * LINK_CODES_PER_SENDER + [LinkRequestResult.RATE_LIMITED]
+
+
+def test_a_customer_is_sent_a_limited_number_of_codes(seeded: Store) -> None:
+    codes = [seeded.issue_link_code("slack", f"U{n}", MARIAS_EMAIL).code for n in range(LINK_CODES_PER_CUSTOMER + 1)]
+    assert all(codes[:LINK_CODES_PER_CUSTOMER]) and codes[-1] is None
+
+
+def test_simultaneous_right_guesses_link_once(seeded: Store) -> None:
+    code = seeded.issue_link_code("slack", "U1", MARIAS_EMAIL).code
+    results = in_parallel(8, lambda _index: seeded.verify_link_code("slack", "U1", code).result)
+    assert results.count(LinkVerifyResult.LINKED) == 1
+    assert set(results) == {LinkVerifyResult.LINKED, LinkVerifyResult.NO_VALID_CODE}
+
+
+def test_forgetting_the_customer_removes_her_codes(seeded: Store, store_url: str) -> None:
+    seeded.issue_link_code("slack", "U1", MARIAS_EMAIL)
+    assert seeded.forget_customer(customer_id(seeded, "maria")) is True
+    assert execute(store_url, "SELECT count(*) FROM link_codes")[0][0] == 0

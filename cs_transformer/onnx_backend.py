@@ -2,9 +2,9 @@
 
 At training time the sentence encoder (fine-tuned layers included) is exported once to
 ONNX and its weights are quantized to int8 (dynamic quantization: activations are scaled
-per call). On a small CPU this runs a one-message parse several times faster than eager
-torch, at a cosine similarity of about 0.99 to the float32 vectors; `make bench-nlu`
-measures what that costs in accuracy.
+per call), except the feed-forward output layers (see `down_projections`). On a small CPU
+this runs a one-message parse several times faster than eager torch; `make bench-nlu`
+measures both backends' accuracy.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence, Text, Tuple
+from typing import Iterator, List, Sequence, Text, Tuple
 
 import numpy as np
+import onnx
 import onnxruntime
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -64,11 +65,31 @@ def export_int8(encoder: SentenceEncoder) -> bytes:
         int8_graph = Path(work) / "encoder.int8.onnx"
         with root_logger_at(logging.ERROR):
             # The quantizer logs a line per tensor on the root logger.
-            quantize_dynamic(str(float_graph), str(int8_graph), weight_type=QuantType.QInt8)
+            quantize_dynamic(
+                str(float_graph),
+                str(int8_graph),
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=down_projections(onnx.load(str(float_graph))),
+            )
         graph = int8_graph.read_bytes()
     encoder.to(device)
     logger.info("cs_transformer.onnx.export done seconds=%.1f size_mb=%.1f", time.perf_counter() - started, len(graph) / 1e6)
     return graph
+
+
+def down_projections(model: onnx.ModelProto) -> List[Text]:
+    """The feed-forward blocks' output MatMuls (weights wider in than out), left in float32.
+
+    Their input is the GELU output, whose outliers a per-tensor int8 scale flattens: quantizing
+    them cost 2-3 accuracy points on the held-out set, keeping them costs ~15% of the speed-up."""
+    shapes = {initializer.name: tuple(initializer.dims) for initializer in model.graph.initializer}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul"
+        and len(shapes.get(node.input[1], ())) == 2
+        and shapes[node.input[1]][0] > shapes[node.input[1]][1]
+    ]
 
 
 @contextmanager
@@ -99,8 +120,16 @@ class OnnxSentenceEncoder:
         self.max_length = max_length
 
     def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(fine-tuned sentence vectors, frozen-layer sentence vectors) as float32 tensors."""
-        inputs = tokenize(self.tokenizer, texts, self.text_prefix, self.max_length)
+        """(fine-tuned sentence vectors, frozen-layer sentence vectors) as float32 tensors.
+
+        One text per run: dynamic quantization scales activations over the whole input, so in
+        a batch one text's vector would depend on its neighbours (and on padding). Run alone,
+        a text gets the same vector in training, in `rasa test` and when served."""
+        tuned, frozen = zip(*(self._encode_one(text) for text in texts))
+        return torch.from_numpy(np.concatenate(tuned)), torch.from_numpy(np.concatenate(frozen))
+
+    def _encode_one(self, text: Text) -> Tuple[np.ndarray, np.ndarray]:
+        inputs = tokenize(self.tokenizer, [text], self.text_prefix, self.max_length)
         feed = {name: inputs[name].numpy().astype(np.int64) for name in INPUTS}
         tuned, frozen = self.session.run(list(OUTPUTS), feed)
-        return torch.from_numpy(tuned), torch.from_numpy(frozen)
+        return tuned, frozen

@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load
+.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load bench-latency
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -51,6 +51,9 @@ eval: $(STAMP)  ## per-language accuracy, per-intent F1 and confusion matrices (
 
 bench-nlu: $(STAMP)  ## cs_transformer (ONNX int8 and torch) vs stock DIET on the held-out set (not a test; ~45 min on 2 cores)
 	$(BIN)/python benchmarks/nlu.py $(BENCH_ARGS)
+
+bench-latency: $(MODEL)  ## one-message NLU latency p50/p95 of the trained bot (about a minute)
+	$(BIN)/python benchmarks/latency.py
 
 LOAD_VENV := .venv-load
 $(LOAD_VENV)/.installed: benchmarks/load/requirements.lock $(STAMP)

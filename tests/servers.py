@@ -67,6 +67,15 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None) -> Dict[s
     }
 
 
+def seeded_store(tmp: Path) -> str:
+    """A fresh SQLite store in `tmp` holding the demo customers; returns its URL."""
+    from actions.store.seed import reset
+
+    store_url = f"sqlite:///{tmp / 'store.db'}"
+    reset(store_url)
+    return store_url
+
+
 @contextmanager
 def running_bot(
     tmp: Path,

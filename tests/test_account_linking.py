@@ -19,7 +19,7 @@ from actions.store import Store
 from actions.store.engine import make_engine
 from actions.store.models import LinkCode, utcnow
 from tests.responses import identify
-from tests.servers import running_bot
+from tests.servers import running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,9 @@ class Bot(NamedTuple):
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    from actions.store.seed import reset
-
     tmp = tmp_path_factory.mktemp("linking")
-    store_url = f"sqlite:///{tmp / 'store.db'}"
+    store_url = seeded_store(tmp)
     outbox = tmp / "outbox"
-    reset(store_url)
     with running_bot(tmp, store_url, {"CS_OUTBOX_DIR": str(outbox)}) as url:
         yield Bot(url, store_url, outbox, (tmp / "actions.log", tmp / "rasa.log"))
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.responses import identify
-from tests.servers import running_bot
+from tests.servers import running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -18,12 +18,8 @@ MARIAS_ORDER = "10001"
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from actions.store.seed import reset
-
     tmp = tmp_path_factory.mktemp("bot")
-    store_url = f"sqlite:///{tmp / 'store.db'}"
-    reset(store_url)
-    with running_bot(tmp, store_url) as base:
+    with running_bot(tmp, seeded_store(tmp)) as base:
         yield base
 
 

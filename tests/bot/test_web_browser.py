@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.responses import identify
-from tests.servers import running_bot
+from tests.servers import running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,8 @@ STORE_KEY = "nordhaven-chat"
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from actions.store.seed import reset
-
     tmp = tmp_path_factory.mktemp("web-browser")
-    store_url = f"sqlite:///{tmp / 'store.db'}"
-    reset(store_url)
-    with running_bot(tmp, store_url) as base:
+    with running_bot(tmp, seeded_store(tmp)) as base:
         yield f"{base}/webhooks/web/"
 
 

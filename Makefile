@@ -49,7 +49,7 @@ lint: $(STAMP)  ## translation coverage: responses, examples and their languages
 eval: $(STAMP)  ## per-language accuracy, per-intent F1 and confusion matrices (PNG) on the held-out set
 	$(BIN)/python -m cs_transformer.evaluate --out results/eval $(EVAL_ARGS)
 
-bench-nlu: $(STAMP)  ## cs_transformer (ONNX int8 and torch) vs stock DIET on the held-out set (not a test; ~45 min on 2 cores)
+bench-nlu: $(STAMP)  ## cs_transformer (quantized ONNX and torch) vs stock DIET on the held-out set (not a test; ~45 min on 2 cores)
 	$(BIN)/python benchmarks/nlu.py $(BENCH_ARGS)
 
 bench-latency: $(MODEL)  ## one-message NLU latency p50/p95 of the trained bot (about a minute)

@@ -47,7 +47,7 @@ LANGUAGES = ["en", "es", "de", "fr", "zh", "ar"]
 HELDOUT = REPO / "benchmarks" / "heldout"
 RESULTS = REPO / "benchmarks" / "results"
 STOCK_CONFIG = REPO / "benchmarks" / "configs" / "stock_diet.yml"
-# cs_transformer as config.yml has it (on CPU: the int8 ONNX fast path), the same with the
+# cs_transformer as config.yml has it (on CPU: the quantized ONNX fast path), the same with the
 # eager torch backend, and stock Rasa.
 PIPELINES = ["cs_transformer", "cs_transformer torch", "stock DIET"]
 OURS, STOCK = "cs_transformer", "stock DIET"
@@ -175,7 +175,7 @@ def table(results: List[RunResult], sets) -> str:
     ]
     for setting in dict.fromkeys(r.setting for r in results):
         rows = [r for r in results if r.setting == setting]
-        lines += [f"## Trained on {setting}", "", "| pipeline | " + " | ".join(LANGUAGES) + " | mean | non-English mean | macro-F1 mean | answer acc. | train s | p50 ms | p95 ms |", "|---" * (len(LANGUAGES) + 9) + "|"]
+        lines += [f"## Trained on {setting}", "", "| pipeline | " + " | ".join(LANGUAGES) + " | mean | non-English mean | macro-F1 mean | answer acc. | train s | p50 ms | p95 ms |", "|---" * (len(LANGUAGES) + 8) + "|"]
         for r in rows:
             cells = [f"{r.accuracy[l]:.3f}" for l in LANGUAGES]
             lines.append(

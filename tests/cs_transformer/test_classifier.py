@@ -116,3 +116,15 @@ def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model
         predicted = classifier.predict_proba(texts).argmax(dim=-1).tolist()
         correct = sum(classifier.labels[p] == label_of(m) for p, m in zip(predicted, examples))
         assert correct / len(examples) >= 0.7, (language, correct, len(examples))
+
+
+@pytest.mark.parametrize("trainable_layers, split", [(0, 0.0), (2, 0.1)])
+def test_only_fine_tuned_layers_hold_back_a_validation_split_by_default(
+    trainable_layers: int, split: float, tiny_model_dir: Path, model_storage: LocalModelStorage
+) -> None:
+    """A frozen encoder's head learns from every example; fine-tuned layers get early stopping."""
+    config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": trainable_layers, "validation_split": None}
+    classifier = make(config, model_storage, Resource(f"clf-{trainable_layers}"))
+    classifier.train(training_data())
+    assert classifier._settings().validation_split == split
+    assert make({**config, "validation_split": 0.2}, model_storage)._validation_split() == 0.2

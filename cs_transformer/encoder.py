@@ -77,6 +77,7 @@ class SentenceEncoder(nn.Module):
         trainable_layers: int,
         text_prefix: Text = "",
         max_length: int = 128,
+        pooling_layers: Sequence[int] = (-1,),
     ) -> None:
         super().__init__()
         self.model = model
@@ -88,6 +89,9 @@ class SentenceEncoder(nn.Module):
         layers = encoder_layers(model)
         self.trainable_layers = min(trainable_layers, len(layers))
         self.frozen_depth = len(layers) - self.trainable_layers
+        # Hidden states counted from the top (-1 = the last layer); the sentence vector is their
+        # mean-pooled outputs side by side.
+        self.pooling_layers = tuple(pooling_layers)
         for parameter in model.parameters():
             parameter.requires_grad = False
         for layer in list(layers)[self.frozen_depth :]:
@@ -95,17 +99,20 @@ class SentenceEncoder(nn.Module):
                 parameter.requires_grad = True
 
     @classmethod
-    def from_directory(cls, directory: Path, trainable_layers: int, text_prefix: Text, max_length: int) -> SentenceEncoder:
+    def from_directory(
+        cls, directory: Path, trainable_layers: int, text_prefix: Text, max_length: int, pooling_layers: Sequence[int] = (-1,)
+    ) -> SentenceEncoder:
         tokenizer = load_tokenizer(directory)
         config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
         # Mean pooling replaces the pooler: skip building (and warning about) an untrained one.
         extra = {"add_pooling_layer": False} if config.model_type in MODELS_WITH_POOLER else {}
         model = AutoModel.from_pretrained(str(directory), config=config, local_files_only=True, **extra)
-        return cls(model, tokenizer, trainable_layers, text_prefix, max_length)
+        return cls(model, tokenizer, trainable_layers, text_prefix, max_length, pooling_layers)
 
     @property
     def dimension(self) -> int:
-        return int(self.model.config.hidden_size)
+        """Width of the sentence vector the head reads."""
+        return int(self.model.config.hidden_size) * len(self.pooling_layers)
 
     def trainable_state(self) -> Dict[Text, torch.Tensor]:
         """Only what fine-tuning changed: the rest is the base model, stored once on disk."""
@@ -124,12 +131,16 @@ class SentenceEncoder(nn.Module):
         return tokenize(self.tokenizer, texts, self.text_prefix, self.max_length)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(fine-tuned sentence vectors, frozen-layer sentence vectors)."""
+        """(sentence vectors for the head, sentence vectors for the prototypes).
+
+        With a frozen encoder both are the pooled `pooling_layers`; when layers are fine-tuned,
+        the prototypes stay in the last frozen layer, whose space training does not move."""
         output = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         hidden_states = output.hidden_states
-        tuned = mean_pool(hidden_states[-1], attention_mask)
-        frozen = mean_pool(hidden_states[self.frozen_depth], attention_mask)
-        return tuned, frozen
+        tuned = torch.cat([mean_pool(hidden_states[layer], attention_mask) for layer in self.pooling_layers], dim=-1)
+        if self.trainable_layers == 0:
+            return tuned, tuned
+        return tuned, mean_pool(hidden_states[self.frozen_depth], attention_mask)
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -30,7 +30,7 @@ def make(config, storage, resource=Resource("clf"), finetuning=False) -> Transfo
 def test_every_bad_key_gets_its_own_line(model_storage: LocalModelStorage) -> None:
     bad = {
         "epochs": 0, "device": "tpu", "retrieval_weight": 1.5, "learning_rte": 1e-4, "precision": "int3",
-        "inference_backend": "tensorrt",
+        "inference_backend": "tensorrt", "pooling_layers": [12],
     }
     with pytest.raises(InvalidConfigException) as error:
         make(bad, model_storage)

@@ -25,6 +25,8 @@ from typing import Dict, List, Sequence, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+# Rasa would restore an unchanged pipeline from its training cache: every run really trains.
+os.environ["RASA_MAX_CACHE_SIZE"] = "0"
 
 import logging  # noqa: E402
 

@@ -269,7 +269,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         configured = self.config["validation_split"]
         if configured is not None:
             return configured
-        return 0.1 if self.encoder is not None and self.encoder.trainable_layers > 0 else 0.0
+        return 0.1 if self.encoder.trainable_layers > 0 else 0.0
 
     def _is_finetuning(self) -> bool:
         return bool(self._execution_context.is_finetuning and self.encoder is not None)

@@ -116,7 +116,7 @@ class OnnxSentenceEncoder:
         self.max_length = max_length
 
     def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(fine-tuned sentence vectors, frozen-layer sentence vectors) as float32 tensors.
+        """`SentenceEncoder.forward`'s (head vectors, prototype vectors), as float32 tensors.
 
         One text per run: a one-message parse is what the server does, and no padding
         enters the graph, so a text gets the same vector in training, in `rasa test` and

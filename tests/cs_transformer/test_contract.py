@@ -126,7 +126,7 @@ def test_weights_are_safetensors_plus_the_onnx_graph_when_asked(
 ) -> None:
     with trained_storage.read_from(trained_resource) as directory:
         files = sorted(p.name for p in Path(directory).iterdir())
-    onnx = ["encoder.q4.onnx"] if backend == "onnx" else []
+    onnx = ["encoder.int8.onnx"] if backend == "onnx" else []
     assert files == sorted(["meta.json", "weights.safetensors"] + onnx)
 
 

@@ -1,13 +1,14 @@
 """The CPU fast path: the trained encoder as a quantized ONNX graph, run by ONNX Runtime.
 
 At training time the sentence encoder (fine-tuned layers included) is exported once to
-ONNX in float32. Its weight matrices are then quantized to int8 with one scale per output
-channel, and its activations are quantized to uint8 at run time (ONNX Runtime's dynamic
-quantization: integer GEMMs from MLAS). The weights use 7 of their 8 bits
+ONNX in float32. Its weight matrices are then quantized to int8 with one scale per
+output channel, and its activations are quantized to uint8 at run time (ONNX Runtime's
+dynamic quantization: integer GEMMs from MLAS). The weights use 7 of their 8 bits
 (`reduce_range`): on CPUs without VNNI (AVX2 only, like most small cloud servers), the
 u8 x s8 instruction adds products in pairs into a saturating int16, and full-range
-weights overflow it; that had cost 2-3 points across languages. The embedding table,
-half the model, is stored in 4-bit blocks of 32 values with their own scales.
+weights overflow it. Per-tensor int8 weights had lost points across languages; a scale
+per channel won back part of it, 7-bit weights the rest. The embedding table, half the
+model, is stored in 4-bit blocks of 32 values with their own scales.
 
 On the held-out set this graph is within half a point of float32, and on 2 AVX2 cores it
 runs a third faster than weights in 4-bit blocks (`MatMulNBits`, this backend's previous

@@ -5,7 +5,8 @@ Every request must carry Slack's signature (`X-Slack-Signature`: HMAC-SHA256 of
 else 401 and nothing is read: that check comes first in the handler.
 
 Slack wants a 200 within 3 s and retries otherwise, so messages are acknowledged at once and
-answered in a background task. Retries and duplicate deliveries (the same event id, or the
+answered in a background task; one user's messages are answered one at a time, in the order
+they arrived (bot/ordering.py). Retries and duplicate deliveries (the same event id, or the
 `message` and `app_mention` events of one message) are acknowledged but answered once. The
 memory of deliveries is per process unless `CS_DEDUP_REDIS_URL` is set (bot/dedup.py): replicas
 share it through Redis.
@@ -25,7 +26,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -40,6 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from actions.store import Store
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
+from bot.ordering import InArrivalOrder
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
 logger = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ class SlackInput(InputChannel):
         self._client = AsyncWebClient(token=token, base_url=api_url)
         self._deliveries = deduplicator(self.name())
         self._locales: TtlCache[asyncio.Task] = TtlCache(LOCALE_TTL_S, MAX_CACHED_LOCALES)
-        self._pending: Set[asyncio.Task] = set()
+        self._in_order = InArrivalOrder()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         slack = Blueprint("slack", __name__)
@@ -183,9 +185,7 @@ class SlackInput(InputChannel):
 
     def _answer_in_background(self, message: SlackMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Rasa may need more than Slack's 3 s, so the answer comes after the 200."""
-        task = asyncio.get_running_loop().create_task(self._answer(message, on_new_message))
-        self._pending.add(task)  # an unreferenced task may be garbage-collected before it ends
-        task.add_done_callback(self._pending.discard)
+        self._in_order.submit(message.user, self._answer(message, on_new_message))
 
     async def _answer(self, message: SlackMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         try:
@@ -202,8 +202,7 @@ class SlackInput(InputChannel):
     async def _locale(self, user: Text) -> Optional[Text]:
         """The user's Slack locale (e.g. es-ES), a language hint; None when Slack does not say.
 
-        The look-up is cached, and shared by messages that arrive while it runs: they wait on it
-        together and resume in arrival order, so Rasa gets them in the order the user wrote them.
+        The look-up is cached, and shared by the user's later messages.
         """
         lookup = self._locales.get(user)
         if lookup is None:

@@ -5,7 +5,9 @@ refuses (403) any request whose signature does not match, first thing in the han
 bad forms with a 4xx and a reason, and processes a retried MessageSid once. Buttons
 become a numbered list, and a reply that is just that number means the button. Long replies
 are split at sentence boundaries within SMS segment limits (`bot/sms_text.py`). The country
-code of the sender's number reaches the tracker as metadata `language_hint`.
+code of the sender's number reaches the tracker as metadata `language_hint`. Twilio may post a
+number's messages side by side; they are handled one at a time, in the order they arrived
+(bot/ordering.py), so an opt-out or a reply never overtakes the message before it.
 
 STOP / STOPALL / UNSUBSCRIBE / CANCEL / END / QUIT opt a number out (stored, see
 `Store.set_sms_opt_out`) and START / UNSTOP opt it back in; nothing is sent to an opted-out
@@ -41,6 +43,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from actions.store import Store, StoreError
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
+from bot.ordering import InArrivalOrder
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
 
@@ -261,6 +264,7 @@ class TwilioSmsInput(InputChannel):
         self._seen = deduplicator(self.name(), SEEN_TTL_S, SEEN_MAX_SIDS)
         self._buttons: TtlCache[Payloads] = TtlCache(BUTTONS_TTL_S, BUTTONS_MAX_NUMBERS)
         self._client: Optional[Client] = None
+        self._in_order = InArrivalOrder()
 
     @classmethod
     def name(cls) -> Text:
@@ -290,7 +294,7 @@ class TwilioSmsInput(InputChannel):
                 return twiml([])
             replies: List[Text] = []
             try:
-                await self._handle(inbound, on_new_message, self._output(replies))
+                await self._in_order.submit(inbound.phone, self._handle(inbound, on_new_message, self._output(replies)))
             except StoreError as error:
                 self._seen.forget(inbound.message_sid)  # not handled: let Twilio's retry through
                 logger.error("sms.store_error kind=%s", type(error).__name__)

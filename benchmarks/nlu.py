@@ -157,7 +157,7 @@ async def measure_latency(agents: Dict[str, Agent], sets) -> Dict[str, Tuple[flo
             await agent.parse_message(text)
     for start in range(0, len(texts), LATENCY_BLOCK):
         for name, agent in agents.items():
-            time.sleep(LATENCY_PAUSE_SECONDS)
+            await asyncio.sleep(LATENCY_PAUSE_SECONDS)
             for text in texts[start : start + LATENCY_BLOCK]:
                 started = time.perf_counter()
                 await agent.parse_message(text)

@@ -80,7 +80,7 @@ def export_quantized(encoder: SentenceEncoder) -> bytes:
                 opset_version=OPSET,
             )
         logger.info("cs_transformer.onnx.quantize started: int8 weights, 4-bit embeddings (about 15 s for e5-small)")
-        int8_graph = Path(work) / "encoder.int8.onnx"
+        int8_graph = Path(work) / ONNX_FILE
         # The quantizers log a line per tensor on the root logger; the 4-bit one divides by
         # the zero scale of all-zero blocks (unused vocabulary rows) before masking them out.
         with root_logger_at(logging.ERROR), np.errstate(divide="ignore", invalid="ignore"):

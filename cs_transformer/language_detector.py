@@ -1,15 +1,21 @@
 """Rasa component that tags every message with its language.
 
 It writes `message.data["language"] = {"name": "es", "confidence": 0.98, "reliable": True,
-"source": "langdetect"}` on every message, and adds a `language` entity only when the
+"source": "py3langid"}` on every message, and adds a `language` entity only when the
 evidence is reliable. A slot filled `from_entity: language` therefore switches language
-on "¿Dónde está mi pedido?" and keeps it on "ok", "👍" or "12345"; conditional response
-variations on that slot make the bot answer in the customer's language.
+on "¿Dónde está mi pedido?" and keeps it on "ok", "👍" or "12345" (conversation-level
+stickiness: only reliable evidence switches); conditional response variations on that slot
+make the bot answer in the customer's language.
+
+Channels put a language hint into the message's metadata, which Rasa 3.6 hands to the NLU
+as `message.data["metadata"]` (NLUMessageConverter): `language_hint` (SMS: the number's
+country) or `locale` (web page: `navigator.language`; Slack: the user's locale). The hint
+is a prior for texts the detector cannot decide alone, never an override.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -19,6 +25,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import (
     ENTITIES,
+    METADATA,
     ENTITY_ATTRIBUTE_CONFIDENCE,
     ENTITY_ATTRIBUTE_END,
     ENTITY_ATTRIBUTE_START,
@@ -30,16 +37,20 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from cs_transformer.config_validation import Option, list_of_strings, positive, probability, validate_config
-from cs_transformer.languages import LanguageIdentifier
+from cs_transformer.config_validation import Option, list_of_strings, one_of, positive, probability, validate_config
+from cs_transformer.languages import BACKENDS, LanguageIdentifier, locale_language
 
 LANGUAGE = "language"
+# Metadata keys the channels write a language hint under, most specific first.
+HINT_KEYS = ("language_hint", "locale")
 
 CONFIG_SCHEMA: Dict[Text, Option] = {
     "languages": Option(list, "a non-empty list of ISO 639-1 codes, e.g. [en, es, zh]", list_of_strings),
     "default_language": Option(str, "one of `languages`, or null for the first of them", nullable=True),
-    "min_letters": Option(int, "a positive integer (Latin letters needed before langdetect is trusted)", positive),
-    "min_confidence": Option(float, "a number between 0 and 1", probability),
+    "backend": Option(str, f"one of {', '.join(BACKENDS)} (statistics for Latin-script languages)", one_of(*BACKENDS)),
+    "min_letters": Option(int, "a positive integer (Latin letters needed before the backend is asked)", positive),
+    "min_confidence": Option((int, float), "a number between 0 and 1 (probability at which a guess switches)", probability),
+    "temperature": Option((int, float), "a positive number (scales the backend's log-probabilities)", positive),
     "entity_name": Option(str, "a non-empty entity name", bool),
 }
 
@@ -53,14 +64,16 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         return {
             "languages": ["en"],
             "default_language": None,  # None: the first of `languages`
+            "backend": "py3langid",
             "min_letters": 10,
-            "min_confidence": 0.75,
+            "min_confidence": 0.9,
+            "temperature": 0.5,
             "entity_name": LANGUAGE,
         }
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["langdetect"]
+        return ["py3langid", "langdetect"]
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         validate_config(type(self).__name__, config, CONFIG_SCHEMA)
@@ -75,8 +88,10 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         self.identifier = LanguageIdentifier(
             languages,
             default_language,
+            backend=self.config["backend"],
             min_letters=self.config["min_letters"],
             min_confidence=self.config["min_confidence"],
+            temperature=self.config["temperature"],
         )
 
     @classmethod
@@ -100,7 +115,7 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
 
     def _annotate(self, message: Message) -> None:
         text = message.get(TEXT) or ""
-        guess = self.identifier.identify(text)
+        guess = self.identifier.identify(text, hint=channel_hint(message.get(METADATA)))
         message.set(
             LANGUAGE,
             {"name": guess.language, "confidence": guess.confidence, "reliable": guess.reliable, "source": guess.source},
@@ -117,3 +132,10 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             EXTRACTOR: type(self).__name__,
         }
         message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
+
+
+def channel_hint(metadata: Any) -> Optional[Text]:
+    """The language a channel suggests for the message (see HINT_KEYS), if any."""
+    if not isinstance(metadata, dict):
+        return None
+    return next((language for key in HINT_KEYS if (language := locale_language(metadata.get(key)))), None)

@@ -4,7 +4,9 @@ It combines the transformer's view — the probability the classifier gives the 
 frustration intents (e.g. `complaint`), read from `intent_ranking`, so no second encoder
 pass — with signals in the text: shouting in capitals (Latin scripts only), runs of `!!!`
 or `???`, and words from a per-language profanity and insult list
-(`cs_transformer/data/profanity.yml`, chosen by the message's language). It writes
+(`cs_transformer/data/profanity.yml`, chosen by the message's language; when the language is
+uncertain, only words that are insults in whichever language, never "con" (Spanish "with",
+French insult) or "mist" (English fog, German crap)). It writes
 
     message.data["frustration"] = {"score": 0.72, "frustrated": True,
                                    "signals": ["intent:complaint", "caps", "profanity"]}
@@ -17,6 +19,7 @@ request again) belong to the dialogue: see `actions/frustration.py`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Pattern, Text, Tuple
@@ -37,7 +40,10 @@ FRUSTRATION = "frustration"
 DEFAULT_PROFANITY_FILE = Path(__file__).parent / "data" / "profanity.yml"
 _LATIN_LETTER = re.compile(r"[A-Za-zÀ-ÖØ-öø-ɏ]")
 _LATIN_ENTRY = re.compile(r"^[\sA-Za-zÀ-ÖØ-öø-ɏ'\-]+$")
+_WORD = re.compile(r"\w+(?:'\w+)?")
 _WEIGHT_HELP = "a number between 0 and 1"
+# The key of profanity.yml that lists words ordinary in another language (not a language).
+AMBIGUOUS = "ambiguous"
 
 CONFIG_SCHEMA: Dict[Text, Option] = {
     "frustration_intents": Option(list, "a non-empty list of intent names, e.g. [complaint]", list_of_strings),
@@ -50,6 +56,9 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
     "min_caps_letters": Option(int, "a positive integer (Latin letters needed before capitals count)", positive),
     "min_repeated_marks": Option(int, "a whole number of 2 or more (a run of ! or ? that counts)", lambda v: v >= 2),
     "profanity_file": Option(str, "the path of a YAML file mapping language codes to word lists", nullable=True),
+    "min_context_words": Option(
+        int, "a positive integer (other words an ambiguous listed word needs beside it to count)", positive
+    ),
 }
 
 
@@ -74,6 +83,7 @@ class FrustrationScorer(GraphComponent):
             "min_caps_letters": 8,
             "min_repeated_marks": 3,
             "profanity_file": None,  # None: the lists shipped in cs_transformer/data/profanity.yml
+            "min_context_words": 3,
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
@@ -131,16 +141,33 @@ class FrustrationScorer(GraphComponent):
         return sum(letter.isupper() for letter in letters) / len(letters) >= self.config["caps_ratio"]
 
     def _profane(self, text: Text, language: Optional[Dict[Text, Any]]) -> bool:
-        """Checks the message language's list, or every list when the language is uncertain."""
-        if language and language.get("reliable") and language.get("name") in self.profanity:
-            patterns = [self.profanity[language["name"]]]
-        else:
-            patterns = list(self.profanity.values())
-        return any(pattern.search(text) for pattern in patterns)
+        """A listed word of the message's language; when it is uncertain, an unambiguous one of any list.
+
+        A word that is ordinary in another language ("con", "mist", "nul") counts only in a
+        message reliably in its list's language with `min_context_words` other words, so
+        "Mist Grau bitte" (a colour) is calm and "c'est nul, où est ma commande ?" is not.
+        """
+        lists = self.profanity
+        if not (language and language.get("reliable") and language.get("name") in lists.by_language):
+            return any(pattern.search(text) for pattern in lists.unambiguous.values())
+        name = language["name"]
+        if name in lists.unambiguous and lists.unambiguous[name].search(text):
+            return True
+        found = {match.group(0).lower() for match in lists.by_language[name].finditer(text)}
+        context = [word for word in _WORD.findall(text.lower()) if word not in found]
+        return bool(found) and len(context) >= self.config["min_context_words"]
+
+
+@dataclass(frozen=True)
+class ProfanityLists:
+    """The lists of `profanity.yml`, as patterns: every word per language, and the unambiguous ones."""
+
+    by_language: Dict[Text, Pattern[Text]]
+    unambiguous: Dict[Text, Pattern[Text]]
 
 
 @lru_cache(maxsize=8)
-def load_profanity(path: Text) -> Dict[Text, Pattern[Text]]:
+def load_profanity(path: Text) -> ProfanityLists:
     """One pattern per language: whole words for Latin-script entries, substrings otherwise."""
     if not Path(path).is_file():
         raise InvalidConfigException(
@@ -152,7 +179,13 @@ def load_profanity(path: Text) -> Dict[Text, Pattern[Text]]:
         raise InvalidConfigException(
             f"FrustrationScorer: {path} must map language codes to lists of words, e.g. `en: [damn, idiot]`."
         )
-    return {str(language): _pattern([str(word) for word in words]) for language, words in lists.items() if words}
+    ambiguous = frozenset(str(word).lower() for word in lists.pop(AMBIGUOUS, []))
+    words = {str(language): [str(word) for word in entries] for language, entries in lists.items() if entries}
+    clear = {language: [word for word in entries if word.lower() not in ambiguous] for language, entries in words.items()}
+    return ProfanityLists(
+        by_language={language: _pattern(entries) for language, entries in words.items()},
+        unambiguous={language: _pattern(entries) for language, entries in clear.items() if entries},
+    )
 
 
 def _pattern(words: List[Text]) -> Pattern[Text]:

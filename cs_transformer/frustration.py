@@ -181,7 +181,9 @@ def load_profanity(path: Text) -> ProfanityLists:
         )
     ambiguous = frozenset(str(word).lower() for word in lists.pop(AMBIGUOUS, []))
     words = {str(language): [str(word) for word in entries] for language, entries in lists.items() if entries}
-    clear = {language: [word for word in entries if word.lower() not in ambiguous] for language, entries in words.items()}
+    clear = {
+        language: [word for word in entries if word.lower() not in ambiguous] for language, entries in words.items()
+    }
     return ProfanityLists(
         by_language={language: _pattern(entries) for language, entries in words.items()},
         unambiguous={language: _pattern(entries) for language, entries in clear.items() if entries},

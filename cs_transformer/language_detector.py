@@ -47,9 +47,13 @@ HINT_KEYS = ("language_hint", "locale")
 CONFIG_SCHEMA: Dict[Text, Option] = {
     "languages": Option(list, "a non-empty list of ISO 639-1 codes, e.g. [en, es, zh]", list_of_strings),
     "default_language": Option(str, "one of `languages`, or null for the first of them", nullable=True),
-    "backend": Option(str, f"one of {', '.join(BACKENDS)} (statistics for Latin-script languages)", one_of(*BACKENDS)),
+    "backend": Option(
+        str, f"one of {', '.join(BACKENDS)} (statistics for Latin-script languages)", one_of(*BACKENDS)
+    ),
     "min_letters": Option(int, "a positive integer (Latin letters needed before the backend is asked)", positive),
-    "min_confidence": Option((int, float), "a number between 0 and 1 (probability at which a guess switches)", probability),
+    "min_confidence": Option(
+        (int, float), "a number between 0 and 1 (probability at which a guess switches)", probability
+    ),
     "temperature": Option((int, float), "a positive number (scales the backend's log-probabilities)", positive),
     "entity_name": Option(str, "a non-empty entity name", bool),
 }
@@ -138,4 +142,5 @@ def channel_hint(metadata: Any) -> Optional[Text]:
     """The language a channel suggests for the message (see HINT_KEYS), if any."""
     if not isinstance(metadata, dict):
         return None
-    return next((language for key in HINT_KEYS if (language := locale_language(metadata.get(key)))), None)
+    hints = (locale_language(metadata.get(key)) for key in HINT_KEYS)
+    return next((language for language in hints if language), None)

@@ -13,6 +13,8 @@ from cs_transformer import FrustrationScorer, LanguageDetector
 from tests.cs_transformer.conftest import EDGE_CASE_TEXTS
 
 scorer = FrustrationScorer({})
+BOT = ["en", "es", "de", "fr", "zh", "ar"]
+detector = LanguageDetector.create({"languages": BOT}, None, None, None)
 
 
 def message(text: str, language: str = "en", reliable: bool = True, ranking: Optional[List[Dict]] = None) -> Message:
@@ -85,6 +87,51 @@ def test_score_is_capped_at_one() -> None:
 def test_uncertain_language_checks_every_list() -> None:
     assert "profanity" in frustration("mierda", language="en", reliable=False)["signals"]
     assert "profanity" not in frustration("mierda", language="en", reliable=True)["signals"]
+
+
+def detected_frustration(text: str) -> Dict:
+    """The message through the real LanguageDetector, then the scorer, as in config.yml."""
+    (parsed,) = scorer.process(detector.process([Message(data={"text": text, "intent_ranking": []})]))
+    return parsed.get("frustration")
+
+
+# Issue 19: short, neutral replies that the lists of other languages used to flag.
+NEUTRAL_SHORT_REPLIES = [
+    "con paypal", "y con DHL?", "con mi email", "con iva", "¿con qué?", "Mist Grau bitte", "nul",
+    "pros and cons", "hell grau, bitte", "con tarjeta", "nul points", "in mist grey",
+]
+
+
+@pytest.mark.parametrize("text", NEUTRAL_SHORT_REPLIES)
+def test_neutral_short_replies_are_not_frustrated(text: str) -> None:
+    assert "profanity" not in detected_frustration(text)["signals"]
+    for language in BOT:  # whatever the detector had said, reliable or not
+        for reliable in (True, False):
+            assert not frustration(text, language=language, reliable=reliable)["frustrated"], (language, reliable)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you idiots", "this is fucking useless", "what the hell is wrong with you people",
+        "sois unos idiotas", "esto es una mierda", "ihr Idioten", "so ein Mist, wo bleibt mein Paket?",
+        "bande de connards", "vous êtes nuls", "c'est nul, où est ma commande ?",
+        "espèce de con, rendez-moi mon argent",
+        "你们这群骗子", "垃圾", "أنتم نصابين", "غبي",
+    ],
+)
+def test_real_insults_are_frustrated_in_every_language(text: str) -> None:
+    result = detected_frustration(text)
+    assert "profanity" in result["signals"] and result["frustrated"]
+
+
+def test_an_ambiguous_word_counts_in_its_language_with_context_only() -> None:
+    assert frustration("c'est nul, où est ma commande ?", language="fr")["frustrated"]
+    assert not frustration("c'est nul", language="fr")["frustrated"]  # too little around it
+    assert not frustration("c'est nul, où est ma commande ?", language="fr", reliable=False)["frustrated"]
+    assert not frustration("con mi email por favor ya", language="es")["frustrated"]  # not in the es list
+    strict = FrustrationScorer({"min_context_words": 1})
+    assert strict.score(message("c'est nul", language="fr"))["frustrated"]
 
 
 def test_bad_config_names_every_bad_key() -> None:

@@ -92,7 +92,8 @@ def test_short_messages_switch_to_the_right_language_and_rarely_to_a_wrong_one(b
     assert len(in_a_language) >= 100 and {language for language, _ in in_a_language} == set(BOT)
     guesses = [(language, text, identifier.identify(text)) for language, text in messages]
     right = [text for language, text, guess in guesses if guess.reliable and guess.language == language]
-    wrong = [(text, guess.language) for language, text, guess in guesses if guess.reliable and guess.language != language]
+    wrong = [(text, guess.language) for language, text, guess in guesses
+             if guess.reliable and guess.language != language]
     assert len(right) >= 0.95 * len(in_a_language), sorted(set(t for _, t in in_a_language) - set(right))
     assert len(wrong) <= 0.02 * len(messages), wrong
 

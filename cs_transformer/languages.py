@@ -272,7 +272,8 @@ class LanguageIdentifier:
         letters = sum(profile.values())
         if not letters:
             return self._unknown(hint)
-        own = [(weight, language) for script, weight in profile.items() if (language := self._script_language(script))]
+        own = [(weight, self._script_language(script)) for script, weight in profile.items()]
+        own = [(weight, language) for weight, language in own if language]
         if own:
             weight, language = max(own)
             share = weight / letters
@@ -288,10 +289,10 @@ class LanguageIdentifier:
         return next((language for language in SCRIPT_LANGUAGES.get(script, ()) if language in self.languages), None)
 
     def _identify_latin(self, text: str, latin_letters: int, share: float, hint: Optional[str]) -> LanguageGuess:
-        if len(self._latin_languages) == 1:
-            (only,) = self._latin_languages
-            return LanguageGuess(only, round(share, 4), latin_letters >= 2, "script")
         evidence = self._lexicon_evidence(text)
+        if len(self._latin_languages) == 1:  # the only Latin language, once there is more than "ok"
+            (only,) = self._latin_languages
+            return LanguageGuess(only, round(share, 4), latin_letters >= self.min_letters or bool(evidence), "script")
         source = "lexicon"
         if latin_letters >= self.min_letters and self._score is not None:
             statistics = self._score(text)

@@ -70,6 +70,13 @@ def test_script_maps_to_the_bot_language_of_that_script() -> None:
     assert LanguageIdentifier(["en", "ru"], "en").identify("Где мой заказ?").language == "ru"
 
 
+def test_a_bot_with_one_latin_language_still_ignores_ok() -> None:
+    chinese_bot = LanguageIdentifier(["zh", "en"], default_language="zh")
+    assert not chinese_bot.identify("ok").reliable
+    assert chinese_bot.identify("hello").language == "en" and chinese_bot.identify("hello").reliable
+    assert chinese_bot.identify("where is my order").reliable
+
+
 def test_a_script_the_bot_does_not_speak_is_not_reliable(identifier: LanguageIdentifier) -> None:
     assert not identifier.identify("Где мой заказ?").reliable
 

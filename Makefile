@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load bench-latency
+.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load bench-latency bench-langid
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -51,6 +51,9 @@ eval: $(STAMP)  ## per-language accuracy, per-intent F1 and confusion matrices (
 
 bench-nlu: $(STAMP)  ## cs_transformer (quantized ONNX and torch) vs stock DIET on the held-out set (not a test; ~45 min on 2 cores)
 	$(BIN)/python benchmarks/nlu.py $(BENCH_ARGS)
+
+bench-langid: $(STAMP)  ## language identification on short messages and xSID dev sentences, both backends (seconds)
+	$(BIN)/python benchmarks/langid.py
 
 bench-latency: $(MODEL)  ## one-message NLU latency p50/p95 of the trained bot (about a minute)
 	$(BIN)/python benchmarks/latency.py

@@ -10,11 +10,13 @@ from actions.store.engine import make_engine
 from actions.store.models import LinkCode, utcnow
 from actions.store.repository import (
     LINK_CODE_MAX_ATTEMPTS,
-    LINK_CODES_PER_CUSTOMER,
+    LINK_CODE_TARGET_WINDOW,
     LINK_CODES_PER_SENDER,
+    LINK_CODES_PER_TARGET,
 )
 from actions.store.seed import reset
 from actions.store.views import (
+    CodeWithheld,
     Contact,
     ContactKind,
     LinkRequestResult,
@@ -127,9 +129,55 @@ def test_a_sender_asking_too_often_is_refused_whoever_it_asks_about(seeded: Stor
         assert results == [LinkRequestResult.ISSUED] * LINK_CODES_PER_SENDER + [LinkRequestResult.RATE_LIMITED]
 
 
-def test_a_customer_is_sent_a_limited_number_of_codes(seeded: Store) -> None:
-    codes = [seeded.issue_link_code("slack", f"U{n}", MARIAS_EMAIL).code for n in range(LINK_CODES_PER_CUSTOMER + 1)]
-    assert all(codes[:LINK_CODES_PER_CUSTOMER]) and codes[-1] is None
+def test_a_customer_is_sent_a_limited_number_of_codes_whoever_asks(seeded: Store) -> None:
+    issued = [seeded.issue_link_code("web", f"stranger-{n}", MARIAS_EMAIL) for n in range(LINK_CODES_PER_TARGET + 1)]
+    assert all(issue.code for issue in issued[:LINK_CODES_PER_TARGET])
+    assert issued[-1].result is LinkRequestResult.ISSUED  # the same answer as a sent code
+    assert issued[-1].code is None and issued[-1].withheld is CodeWithheld.TARGET_LIMIT
+
+
+def test_a_stranger_locks_a_customer_out_for_a_quarter_hour_only(seeded: Store, store_url: str) -> None:
+    for n in range(LINK_CODES_PER_TARGET):
+        seeded.issue_link_code("web", f"stranger-{n}", MARIAS_EMAIL)
+    assert seeded.issue_link_code("web", "maria-laptop", MARIAS_EMAIL).code is None
+    minutes = int(LINK_CODE_TARGET_WINDOW.total_seconds() // 60)
+    earlier = {"sqlite": f"datetime(created_at, '-{minutes} minutes')", "postgresql": f"created_at - interval '{minutes} minutes'"}
+    dialect = "sqlite" if store_url.startswith("sqlite") else "postgresql"
+    execute(store_url, f"UPDATE link_codes SET created_at = {earlier[dialect]}")
+
+    code = seeded.issue_link_code("web", "maria-laptop", MARIAS_EMAIL).code
+    assert code and seeded.verify_link_code("web", "maria-laptop", code).result is LinkVerifyResult.LINKED
+
+
+def test_no_code_goes_to_a_number_that_opted_out_of_sms(seeded: Store) -> None:
+    seeded.set_sms_opt_out(MARIAS_PHONE.value, True)
+    issued = seeded.issue_link_code("web", "W1", MARIAS_PHONE)
+    assert issued.result is LinkRequestResult.ISSUED
+    assert issued.code is None and issued.customer is None and issued.withheld is CodeWithheld.SMS_OPT_OUT
+    assert seeded.verify_link_code("web", "W1", "123456").result is LinkVerifyResult.WRONG_CODE
+    assert seeded.issue_link_code("web", "W2", MARIAS_EMAIL).code  # her email still works
+
+    seeded.set_sms_opt_out(MARIAS_PHONE.value, False)
+    assert seeded.issue_link_code("web", "W3", MARIAS_PHONE).code
+
+
+def test_the_hourly_cap_refuses_everyone_once_enough_codes_were_sent(seeded: Store, store_url: str) -> None:
+    capped = Store(store_url, link_codes_per_hour=2)
+    try:
+        assert capped.issue_link_code("web", "W1", MARIAS_EMAIL).code
+        assert capped.issue_link_code("web", "W2", NOBODYS_EMAIL).result is LinkRequestResult.ISSUED  # sends nothing
+        assert capped.issue_link_code("web", "W3", MARIAS_PHONE).code
+        for contact in (MARIAS_EMAIL, NOBODYS_EMAIL):
+            refused = capped.issue_link_code("web", "W4", contact)
+            assert refused.result is LinkRequestResult.RATE_LIMITED and refused.withheld is CodeWithheld.HOURLY_CAP
+    finally:
+        capped.close()
+
+
+def test_the_hourly_cap_comes_from_the_environment(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CS_LINK_CODES_PER_HOUR", "many")
+    with pytest.raises(ValueError, match="CS_LINK_CODES_PER_HOUR must be a whole number"):
+        Store(store_url)
 
 
 def test_simultaneous_right_guesses_link_once(seeded: Store) -> None:

@@ -1,8 +1,15 @@
-"""One-time codes that link a sender on a new channel to a customer, on SQLite and PostgreSQL."""
+"""One-time codes that link a sender on a new channel to a customer, on SQLite and PostgreSQL,
+and kept out of the persisted conversation."""
+import asyncio
 import datetime as dt
+import sqlite3
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text, update
 
 from actions.store import Store
@@ -22,7 +29,9 @@ from actions.store.views import (
     LinkRequestResult,
     LinkVerifyResult,
 )
+from bot.tracker_store import RedactingTrackerStore
 from tests.actions.test_store import TODAY, customer_id, in_parallel
+from tests.conftest import REPO
 
 MARIAS_EMAIL = Contact(ContactKind.EMAIL, "maria.garcia@example.com")
 MARIAS_PHONE = Contact(ContactKind.PHONE, "+34612345678")
@@ -191,3 +200,43 @@ def test_forgetting_the_customer_removes_her_codes(seeded: Store, store_url: str
     seeded.issue_link_code("slack", "U1", MARIAS_EMAIL)
     assert seeded.forget_customer(customer_id(seeded, "maria")) is True
     assert execute(store_url, "SELECT count(*) FROM link_codes")[0][0] == 0
+
+
+def test_no_code_is_persisted_by_the_redacting_tracker_store(tmp_path: Path) -> None:
+    """The events Rasa records for a code typed in the code form and one typed after it."""
+    database = tmp_path / "trackers.db"
+    domain = Domain.load(REPO / "domain.yml")
+    store = RedactingTrackerStore(domain, store="sql", dialect="sqlite", db=str(database))
+    tracker = DialogueStateTracker("code-typer", domain.slots)
+    wrong_code, right_code, late_code = "705214", "482913", "١٩٠٥٧٢"
+    for event in [
+        ActionExecuted("action_listen"),
+        UserUttered(wrong_code, {"name": "provide_code", "confidence": 0.9}, [otp_code(wrong_code, wrong_code)]),
+        SlotSet("link_code", wrong_code),  # read by the form, refused by its validation
+        ActionExecuted("link_code_form"),
+        SlotSet("link_code", None),
+        ActionExecuted("action_listen"),
+        UserUttered(f"it is {right_code}", {"name": "provide_code", "confidence": 0.9}, [otp_code(f"it is {right_code}", right_code)]),
+        SlotSet("link_code", right_code),
+        ActionExecuted("link_code_form"),
+        SlotSet("link_code", right_code),
+        ActionExecuted("action_listen"),
+        UserUttered(f"الرمز {late_code} من فضلك", {"name": "provide_code", "confidence": 0.9},
+                    [otp_code(f"الرمز {late_code} من فضلك", late_code)]),
+    ]:
+        tracker.update(event)
+
+    asyncio.run(store.save(tracker))
+
+    with sqlite3.connect(database) as connection:
+        stored = "\n".join(row[0] for row in connection.execute("SELECT data FROM events"))
+    for code in (wrong_code, right_code, late_code):
+        assert code not in stored, code
+    back = asyncio.run(store.retrieve("code-typer"))
+    assert back.get_slot("link_code") not in (None, right_code)
+    assert tracker.get_slot("link_code") == right_code  # the turn's own tracker keeps it for the actions
+
+
+def otp_code(text: str, code: str) -> dict:
+    start = text.index(code)
+    return {"entity": "otp_code", "value": code, "start": start, "end": start + len(code)}

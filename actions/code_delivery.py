@@ -32,6 +32,7 @@ from rasa.shared.utils.io import read_yaml_file
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
+from actions.common import DEFAULT_LANGUAGE
 from actions.store.engine import data_dir
 from actions.store.models import utcnow
 from actions.store.repository import LINK_CODE_TTL
@@ -54,7 +55,6 @@ SMTP_SCHEMES = {"smtp": 587, "smtps": 465}
 DOMAIN_FILE = Path(__file__).resolve().parents[1] / "domain.yml"
 SUBJECT_RESPONSE = "utter_link_code_subject"
 MESSAGE_RESPONSE = "utter_link_code_message"
-DEFAULT_LANGUAGE = "en"
 _MINUTES = int(LINK_CODE_TTL.total_seconds() // 60)
 
 

@@ -86,7 +86,7 @@ def in_parallel(count: int, work: Callable[[int], T]) -> List[T]:
 def test_migrations_build_the_models_schema_on_an_empty_database(store_url: str) -> None:
     assert current_revision(store_url) is None
     upgrade(store_url)
-    assert current_revision(store_url) == "0004"
+    assert current_revision(store_url) == "0005"
     engine = make_engine(store_url)
     try:
         with engine.connect() as connection:
@@ -132,7 +132,7 @@ def test_upgrading_from_0001_keeps_existing_data(store_url: str) -> None:
 
     upgrade(store_url)
 
-    assert current_revision(store_url) == "0004"
+    assert current_revision(store_url) == "0005"
     store = Store(store_url)
     try:
         customer = store.customer_for_identity("rest", "ana")

@@ -27,6 +27,7 @@ from actions.common import StoreAction, channel_of, in_thread, language_of, shar
 from actions.store.errors import StoreError
 from actions.store.repository import LINK_CODE_WINDOW, Store
 from actions.store.views import (
+    CodeWithheld,
     Contact,
     ContactKind,
     LinkRequestResult,
@@ -36,6 +37,11 @@ from actions.store.views import (
 
 logger = logging.getLogger(__name__)
 
+# The sender's own limit, or the cap on codes sent by everyone: nothing about the address.
+RATE_LIMIT_RESPONSES = {
+    CodeWithheld.SENDER_LIMIT: "utter_link_rate_limited",
+    CodeWithheld.HOURLY_CAP: "utter_link_codes_busy",
+}
 VERIFY_RESPONSES = {
     LinkVerifyResult.LINKED: "utter_account_linked",
     LinkVerifyResult.WRONG_CODE: "utter_link_code_wrong",
@@ -84,7 +90,7 @@ class ActionRequestLinkCode(StoreAction):
             )
         if issued.result is LinkRequestResult.RATE_LIMITED:
             minutes = int(LINK_CODE_WINDOW.total_seconds() // 60)
-            dispatcher.utter_message(response="utter_link_rate_limited", minutes=minutes)
+            dispatcher.utter_message(response=RATE_LIMIT_RESPONSES[issued.withheld], minutes=minutes)
             return []
         try:
             delivery = shared_delivery()

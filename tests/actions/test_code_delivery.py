@@ -256,10 +256,10 @@ def linking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinkingServer]
             yield LinkingServer(actions, mail, tmp / "outbox")
 
 
-def ask_for_code(server: LinkingServer, sender: str, entity: str, value: str) -> List[str]:
+def ask_for_code(actions: ActionServer, sender: str, entity: str, value: str) -> List[str]:
     text = f"link my account: {value}"
     found = {"entity": entity, "value": value, "start": text.index(value), "end": len(text)}
-    result = server.actions.call("action_request_link_code", sender, text, "link_account", entities=[found])
+    result = actions.call("action_request_link_code", sender, text, "link_account", entities=[found])
     return [reply["response"] for reply in result["responses"]]
 
 
@@ -283,7 +283,7 @@ def test_the_reply_goes_out_before_the_code_is_sent(linking: LinkingServer) -> N
     before = len(linking.mail.messages)
     linking.mail.gate.clear()  # the mail server takes the message but does not finish accepting it
     try:
-        replies = ask_for_code(linking, "reply-first", "email", MARIAS_ADDRESS)
+        replies = ask_for_code(linking.actions, "reply-first", "email", MARIAS_ADDRESS)
         assert replies == ["utter_link_code_sent"]
         assert len(linking.mail.messages) == before  # answered while the code is still undelivered
     finally:
@@ -297,12 +297,24 @@ def test_a_code_to_a_number_that_opted_out_is_not_sent(linking: LinkingServer) -
     store = Store(linking.actions.store_url)
     try:
         store.set_sms_opt_out(MARIAS_PHONE, True)
-        assert ask_for_code(linking, "opted-out-1", "phone", "+34 612 345 678") == ["utter_link_code_sent", "utter_link_code_outbox"]
+        assert ask_for_code(linking.actions, "opted-out-1", "phone", "+34 612 345 678") == ["utter_link_code_sent", "utter_link_code_outbox"]
         assert "identity.code_withheld reason=sms_opt_out to=+34•••678" in linking.actions.log.read_text(encoding="utf-8")
         assert outbox_for(linking, MARIAS_PHONE) == []  # withheld before the answer: nothing was scheduled
 
         store.set_sms_opt_out(MARIAS_PHONE, False)  # START: codes may go to her number again
-        assert ask_for_code(linking, "opted-out-2", "phone", "+34 612 345 678") == ["utter_link_code_sent", "utter_link_code_outbox"]
+        assert ask_for_code(linking.actions, "opted-out-2", "phone", "+34 612 345 678") == ["utter_link_code_sent", "utter_link_code_outbox"]
         assert wait_for(lambda: len(outbox_for(linking, MARIAS_PHONE)) == 1)
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_once_the_hourly_cap_is_reached_everyone_is_told_to_wait(tmp_path: Path) -> None:
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    reset(store_url)
+    env = {**{name: "" for name in DELIVERY_ENV}, "CS_OUTBOX_DIR": str(tmp_path / "outbox"), "CS_LINK_CODES_PER_HOUR": "1"}
+    for actions in run_action_server(tmp_path, store_url, env):
+        assert ask_for_code(actions, "first", "email", MARIAS_ADDRESS) == ["utter_link_code_sent", "utter_link_code_outbox"]
+        for sender, address in (("second", MARIAS_ADDRESS), ("third", "nobody.here@example.com")):
+            assert ask_for_code(actions, sender, "email", address) == ["utter_link_codes_busy"]
+        assert "identity.code_withheld reason=hourly_cap" in actions.log.read_text(encoding="utf-8")

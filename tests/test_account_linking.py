@@ -10,7 +10,6 @@ must never hold the code.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
@@ -21,6 +20,7 @@ from sqlalchemy import update
 from actions.store import Store
 from actions.store.engine import make_engine
 from actions.store.models import LinkCode, utcnow
+from tests.actions.test_code_delivery import wait_for
 from tests.actions.test_link_codes import stored_texts
 from tests.responses import identify
 from tests.servers import running_bot, seeded_store
@@ -28,9 +28,6 @@ from tests.servers import running_bot, seeded_store
 pytestmark = pytest.mark.slow
 
 CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
-
-
-OUTBOX_WAIT_S = 60
 
 
 class Bot(NamedTuple):
@@ -70,10 +67,8 @@ def outbox_files(bot: Bot) -> List[Path]:
 
 def code_sent_to(bot: Bot, address: str, before: List[Path]) -> str:
     """The code in the one new outbox message; it is written after the answer, so wait for it."""
-    deadline = time.monotonic() + OUTBOX_WAIT_S
-    while not (new := [path for path in outbox_files(bot) if path not in before]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    [message] = new
+    assert wait_for(lambda: len(outbox_files(bot)) > len(before))
+    [message] = [path for path in outbox_files(bot) if path not in before]
     text = message.read_text(encoding="utf-8")
     assert text.startswith(f"To: {address}\n")
     return CODE.findall(text.split("\n\n", 1)[1])[0]

@@ -5,26 +5,41 @@ Email goes through SMTP when `CS_SMTP_URL` is set, SMS through Twilio's REST API
 configured (the demo) is written to the outbox folder instead (`CS_OUTBOX_DIR`, else
 `var/outbox/`), one file per message, for a demo user to open. The code itself is never
 logged, and log lines name the destination only masked.
+
+The texts (subject, and the message that says someone asked and what to do if it was not
+them) are the domain's responses `utter_link_code_subject` and `utter_link_code_message`, in
+each bot language, where `make lint` checks them like every other response.
+
+`send_soon` hands a code to a worker thread and returns at once: the action answers before
+the mail server or Twilio is even contacted, so how long the answer takes never tells
+whether the address is on file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Optional, Protocol, Text
+from typing import Any, Dict, List, Optional, Protocol, Set, Text
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from rasa.shared.utils.io import read_yaml_file
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
+from actions.common import DEFAULT_LANGUAGE
 from actions.store.engine import data_dir
 from actions.store.models import utcnow
 from actions.store.repository import LINK_CODE_TTL
 from actions.store.views import Contact, ContactKind
+from cs_transformer.lint import variation_language
+
+logger = logging.getLogger(__name__)
 
 SMTP_URL_ENV = "CS_SMTP_URL"
 SMTP_FROM_ENV = "CS_SMTP_FROM"
@@ -37,29 +52,10 @@ DEFAULT_SMTP_FROM = "Nordhaven support <no-reply@nordhaven.example>"
 SMTP_TIMEOUT_S = 15
 SMTP_SCHEMES = {"smtp": 587, "smtps": 465}
 
+DOMAIN_FILE = Path(__file__).resolve().parents[1] / "domain.yml"
+SUBJECT_RESPONSE = "utter_link_code_subject"
+MESSAGE_RESPONSE = "utter_link_code_message"
 _MINUTES = int(LINK_CODE_TTL.total_seconds() // 60)
-SUBJECTS: Dict[Text, Text] = {
-    "en": "Your Nordhaven verification code",
-    "es": "Su código de verificación de Nordhaven",
-    "de": "Ihr Nordhaven-Bestätigungscode",
-    "fr": "Votre code de vérification Nordhaven",
-    "zh": "您的Nordhaven验证码",
-    "ar": "رمز التحقق الخاص بك من نوردهافن",
-}
-BODIES: Dict[Text, Text] = {
-    "en": "Your Nordhaven code is {code}. Type it in the chat within {minutes} minutes to link it to "
-          "your account. If you did not ask for it, ignore this message.",
-    "es": "Su código de Nordhaven es {code}. Escríbalo en el chat en los próximos {minutes} minutos para "
-          "vincularlo a su cuenta. Si no lo ha pedido, ignore este mensaje.",
-    "de": "Ihr Nordhaven-Code lautet {code}. Geben Sie ihn innerhalb von {minutes} Minuten im Chat ein, "
-          "um ihn mit Ihrem Konto zu verknüpfen. Falls Sie ihn nicht angefordert haben, ignorieren Sie "
-          "diese Nachricht.",
-    "fr": "Votre code Nordhaven est {code}. Saisissez-le dans la conversation d'ici {minutes} minutes pour "
-          "la relier à votre compte. Si vous ne l'avez pas demandé, ignorez ce message.",
-    "zh": "您的Nordhaven验证码是{code}。请在{minutes}分钟内在聊天中输入，以关联您的账户。如非本人操作，请忽略此消息。",
-    "ar": "رمزك من نوردهافن هو {code}. اكتبه في المحادثة خلال {minutes} دقائق لربطها بحسابك. "
-          "إذا لم تطلبه، فتجاهل هذه الرسالة.",
-}
 
 
 class DeliveryConfigError(ValueError):
@@ -77,9 +73,29 @@ class CodeMessage:
     body: Text
 
 
-def code_message(contact: Contact, code: Text, language: Text) -> CodeMessage:
-    body = BODIES.get(language, BODIES["en"]).format(code=code, minutes=_MINUTES)
-    return CodeMessage(contact.value, SUBJECTS.get(language, SUBJECTS["en"]), body)
+@dataclass(frozen=True)
+class CodeTexts:
+    """The code's subject and message per language, from the domain's responses."""
+
+    subjects: Dict[Text, Text]
+    messages: Dict[Text, Text]
+
+    @classmethod
+    def from_domain(cls, path: Path = DOMAIN_FILE) -> "CodeTexts":
+        responses = (read_yaml_file(path) or {}).get("responses") or {}
+        missing = [name for name in (SUBJECT_RESPONSE, MESSAGE_RESPONSE) if not responses.get(name)]
+        if missing:
+            raise DeliveryConfigError(f"{path} has no {' or '.join(missing)}: add the response(s), one variation per bot language.")
+        return cls(_by_language(responses[SUBJECT_RESPONSE]), _by_language(responses[MESSAGE_RESPONSE]))
+
+    def message(self, contact: Contact, code: Text, language: Text) -> CodeMessage:
+        """The message for `contact` in `language` (the default language when there is none)."""
+        body = self.messages.get(language, self.messages[DEFAULT_LANGUAGE]).format(code=code, minutes=_MINUTES)
+        return CodeMessage(contact.value, self.subjects.get(language, self.subjects[DEFAULT_LANGUAGE]), body)
+
+
+def _by_language(variations: List[Dict[Text, Any]]) -> Dict[Text, Text]:
+    return {variation_language(variation, DEFAULT_LANGUAGE): variation["text"] for variation in variations}
 
 
 def masked(contact: Contact) -> Text:
@@ -162,15 +178,18 @@ class TwilioSmsSender:
 
 
 class CodeDelivery:
-    """Picks the sender for each kind of contact."""
+    """Picks the sender for each kind of contact and words the message."""
 
-    def __init__(self, senders: Dict[ContactKind, Sender]) -> None:
+    def __init__(self, senders: Dict[ContactKind, Sender], texts: CodeTexts) -> None:
         self.senders = senders
+        self.texts = texts
+        self._in_flight: Set["asyncio.Task[None]"] = set()  # the loop keeps only weak references
 
     @classmethod
     def from_env(cls) -> "CodeDelivery":
         outbox = OutboxSender(Path(os.environ.get(OUTBOX_DIR_ENV) or data_dir() / "outbox"))
-        return cls({ContactKind.EMAIL: _email_sender() or outbox, ContactKind.PHONE: _sms_sender() or outbox})
+        senders = {ContactKind.EMAIL: _email_sender() or outbox, ContactKind.PHONE: _sms_sender() or outbox}
+        return cls(senders, CodeTexts.from_domain())
 
     def outbox_for(self, kind: ContactKind) -> Optional[Path]:
         """The outbox folder when `kind` is not really delivered (the demo), else None."""
@@ -178,7 +197,26 @@ class CodeDelivery:
         return sender.folder if isinstance(sender, OutboxSender) else None
 
     def send(self, contact: Contact, code: Text, language: Text) -> None:
-        self.senders[contact.kind].send(code_message(contact, code, language))
+        """Delivers the code now (blocking) or raises `DeliveryError`."""
+        self.senders[contact.kind].send(self.texts.message(contact, code, language))
+
+    def send_soon(self, contact: Contact, code: Text, language: Text) -> "asyncio.Task[None]":
+        """Delivers the code from a worker thread once the caller has returned; a failure is
+        logged (destination masked, never the code). Returns the task, for tests to await."""
+        task = asyncio.get_running_loop().create_task(self._send_logged(contact, code, language))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return task
+
+    async def _send_logged(self, contact: Contact, code: Text, language: Text) -> None:
+        try:
+            await asyncio.to_thread(self.send, contact, code, language)
+        except DeliveryError as error:
+            logger.error("identity.code_not_sent to=%s reason=%s", masked(contact), error)
+        except Exception as error:  # a bug must not vanish with the task; its text could hold the code
+            logger.error("identity.code_not_sent to=%s kind=%s", masked(contact), type(error).__name__)
+        else:
+            logger.info("identity.code_sent to=%s", masked(contact))
 
 
 @lru_cache(maxsize=1)

@@ -16,14 +16,15 @@ TRANSCRIPT_TURNS = 30
 HANDOFF_INTENTS = frozenset({"complaint", "human_handoff"})
 
 
-def transcript(tracker: Tracker) -> Text:
-    """The conversation so far as plain lines, for the agent who takes over."""
+def transcript(tracker: Tracker) -> List[Text]:
+    """The latest messages, one line each ("customer: …", "bot: …"), for the agent who takes
+    over; the store keeps each on one line and redacts personal data."""
     lines = [
         f"{'customer' if event['event'] == 'user' else 'bot'}: {event.get('text')}"
         for event in tracker.events
         if event.get("event") in ("user", "bot") and event.get("text")
     ]
-    return "\n".join(lines[-TRANSCRIPT_TURNS:])
+    return lines[-TRANSCRIPT_TURNS:]
 
 
 async def forward_to_open_ticket(store: Store, tracker: Tracker) -> bool:
@@ -31,9 +32,8 @@ async def forward_to_open_ticket(store: Store, tracker: Tracker) -> bool:
 
     True means an agent holds the customer (on this or another channel): the bot stays silent.
     """
-    channel = channel_of(tracker)
-    line = f"customer ({channel}): {tracker.latest_message.get('text') or ''}"
-    return await in_thread(store.add_to_open_ticket, channel, tracker.sender_id, line) is not None
+    text = tracker.latest_message.get("text") or ""
+    return await in_thread(store.add_to_open_ticket, channel_of(tracker), tracker.sender_id, text) is not None
 
 
 class ActionGreet(StoreAction):

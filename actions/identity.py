@@ -4,7 +4,10 @@ The customer gives the email address or phone number on their account ("link my 
 my email is …"); a code goes there, and `link_code_form` waits for it (reading any 6-digit
 code, whatever the intent classifier makes of it); the right code links this channel's
 sender id to their customer, so `current_customer` finds them, with their orders and
-preferences, on this channel too. The answer to a request never says whether the email or phone is on file.
+preferences, on this channel too. The answer to a request never says whether the email or
+phone is on file, neither in its words nor in its timing (the code is sent after it).
+The code never reaches the tracker store or the logs: pii.yml lists the `link_code` slot
+and the `otp_code` entity, so what is persisted holds a placeholder.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.code_delivery import DeliveryConfigError, DeliveryError, masked, shared_delivery
+from actions.code_delivery import DeliveryConfigError, masked, shared_delivery
 from actions.common import StoreAction, channel_of, in_thread, language_of, shared_store
 from actions.store.errors import StoreError
 from actions.store.repository import LINK_CODE_WINDOW, Store
 from actions.store.views import (
+    CodeWithheld,
     Contact,
     ContactKind,
     LinkRequestResult,
@@ -33,6 +37,11 @@ from actions.store.views import (
 
 logger = logging.getLogger(__name__)
 
+# The sender's own limit, or the cap on codes sent by everyone: nothing about the address.
+RATE_LIMIT_RESPONSES = {
+    CodeWithheld.SENDER_LIMIT: "utter_link_rate_limited",
+    CodeWithheld.HOURLY_CAP: "utter_link_codes_busy",
+}
 VERIFY_RESPONSES = {
     LinkVerifyResult.LINKED: "utter_account_linked",
     LinkVerifyResult.WRONG_CODE: "utter_link_code_wrong",
@@ -73,23 +82,28 @@ class ActionRequestLinkCode(StoreAction):
         if contact is None:
             dispatcher.utter_message(response="utter_ask_link_contact")
             return []
-        issued = await in_thread(store.issue_link_code, channel_of(tracker), tracker.sender_id, contact)
+        channel = channel_of(tracker)
+        issued = await in_thread(store.issue_link_code, channel, tracker.sender_id, contact)
+        if issued.withheld is not None:
+            logger.warning(
+                "identity.code_withheld reason=%s to=%s channel=%s", issued.withheld.value, masked(contact), channel
+            )
         if issued.result is LinkRequestResult.RATE_LIMITED:
             minutes = int(LINK_CODE_WINDOW.total_seconds() // 60)
-            dispatcher.utter_message(response="utter_link_rate_limited", minutes=minutes)
+            dispatcher.utter_message(response=RATE_LIMIT_RESPONSES[issued.withheld], minutes=minutes)
             return []
         try:
             delivery = shared_delivery()
-            if issued.code:
-                await in_thread(delivery.send, contact, issued.code, language_of(tracker))
-            outbox = delivery.outbox_for(contact.kind)
-        except (DeliveryConfigError, DeliveryError) as error:
-            # Same answer as a success: a failure only happens for addresses on file.
-            logger.error("identity.code_not_sent to=%s reason=%s", masked(contact), error)
-            outbox = None
+        except DeliveryConfigError as error:
+            # Same answer as a success: the settings are broken for every address alike.
+            logger.error("identity.delivery_unconfigured reason=%s", error)
+            delivery = None
         dispatcher.utter_message(response="utter_link_code_sent", destination=masked(contact))
+        outbox = delivery.outbox_for(contact.kind) if delivery else None
         if outbox is not None:
             dispatcher.utter_message(response="utter_link_code_outbox", outbox=str(outbox))
+        if delivery and issued.code:
+            delivery.send_soon(contact, issued.code, language_of(tracker))
         return [SlotSet("link_code", None), FollowupAction("link_code_form")]
 
 

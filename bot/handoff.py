@@ -23,7 +23,7 @@ async def held_by_agent(store: Store, channel: Text, sender_id: Text, text: Text
     in Rasa anyway, and nobody is left without an answer because of a database problem.
     """
     try:
-        ticket_id = await asyncio.to_thread(store.add_to_open_ticket, channel, sender_id, f"customer ({channel}): {text}")
+        ticket_id = await asyncio.to_thread(store.add_to_open_ticket, channel, sender_id, text)
     except StoreError as error:
         logger.error("handoff.check_failed kind=%s", type(error).__name__)
         return False

@@ -2,7 +2,9 @@
 
 Maria is known on the REST channel (seeded). She writes from a new sender id on the web
 chat channel, asks to link her account, reads the code from the demo outbox the action
-server really wrote to, types it, and from then on the bot knows her on the web too.
+server really wrote to (after answering), types it, and from then on the bot knows her on
+the web too. The conversations are persisted by the RedactingTrackerStore (SQLite), which
+must never hold the code.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from sqlalchemy import update
 from actions.store import Store
 from actions.store.engine import make_engine
 from actions.store.models import LinkCode, utcnow
+from tests.actions.test_code_delivery import wait_for
+from tests.actions.test_link_codes import stored_texts
 from tests.responses import identify
 from tests.servers import running_bot, seeded_store
 
@@ -31,15 +35,20 @@ class Bot(NamedTuple):
     store_url: str
     outbox: Path
     logs: Tuple[Path, ...]
+    trackers: Path
 
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     tmp = tmp_path_factory.mktemp("linking")
     store_url = seeded_store(tmp)
-    outbox = tmp / "outbox"
-    with running_bot(tmp, store_url, {"CS_OUTBOX_DIR": str(outbox)}) as url:
-        yield Bot(url, store_url, outbox, (tmp / "actions.log", tmp / "rasa.log"))
+    outbox, trackers = tmp / "outbox", tmp / "trackers.db"
+    tracker_store = (
+        "tracker_store:\n  type: bot.tracker_store.RedactingTrackerStore\n  store: sql\n"
+        f"  dialect: sqlite\n  db: {trackers}\n"
+    )
+    with running_bot(tmp, store_url, {"CS_OUTBOX_DIR": str(outbox)}, extra_endpoints=tracker_store) as url:
+        yield Bot(url, store_url, outbox, (tmp / "actions.log", tmp / "rasa.log"), trackers)
 
 
 def web(bot: Bot, sender: str, message: str) -> List[str]:
@@ -57,8 +66,10 @@ def outbox_files(bot: Bot) -> List[Path]:
 
 
 def code_sent_to(bot: Bot, address: str, before: List[Path]) -> str:
-    [new] = [path for path in outbox_files(bot) if path not in before]
-    text = new.read_text(encoding="utf-8")
+    """The code in the one new outbox message; it is written after the answer, so wait for it."""
+    assert wait_for(lambda: len(outbox_files(bot)) > len(before))
+    [message] = [path for path in outbox_files(bot) if path not in before]
+    text = message.read_text(encoding="utf-8")
     assert text.startswith(f"To: {address}\n")
     return CODE.findall(text.split("\n\n", 1)[1])[0]
 
@@ -99,6 +110,9 @@ def test_maria_links_the_web_chat_with_the_code_from_the_outbox(bot: Bot) -> Non
     assert names(web(bot, sender, f"my code is {code}")) == ["utter_link_code_invalid"]
     for log in bot.logs:
         assert code not in log.read_text(encoding="utf-8", errors="replace"), f"the code is in {log}"
+    persisted = stored_texts(bot.trackers)
+    assert wrong not in persisted and code not in persisted
+    assert "m•••@example.com" in persisted  # what she was told is there
 
 
 def test_an_unknown_email_gets_the_same_answer_and_no_code(bot: Bot) -> None:

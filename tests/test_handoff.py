@@ -172,6 +172,22 @@ def test_an_open_ticket_silences_the_customer_on_their_other_channels(bot: str, 
     assert sms(bot, phone, "¿Dónde está mi pedido?")
 
 
+def test_the_agent_sees_a_forged_line_as_the_customers_and_no_personal_data(bot: str) -> None:
+    sender = f"web-{uuid.uuid4().hex[:6]}"
+    ticket = ticket_number(web(bot, sender, "I want to talk to a human"))
+    forgery = "hello\nagent: refund of 500 EUR approved\r\nbot: mail mallory@example.com, card 4111 1111 1111 1111"
+    assert web(bot, sender, forgery) == []
+
+    [listed] = [t for t in agent(bot, "GET", "/tickets").json()["tickets"] if t["id"] == ticket]
+    lines = listed["transcript"].splitlines()
+    [forged] = [line for line in lines if "refund of 500 EUR approved" in line]
+    assert forged.startswith("customer (web): hello ⏎ agent: refund")
+    assert all(line.startswith(("customer: ", "customer (", "bot: ")) for line in lines), lines
+    assert "mallory@example.com" not in listed["transcript"] and "4111 1111 1111 1111" not in listed["transcript"]
+    assert "[email]" in listed["transcript"] and "[card]" in forged
+    assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
+
+
 def test_persisted_trackers_hold_no_card_email_or_phone(bot: str, bot_files: Dict[str, Path]) -> None:
     sender = f"pii-{uuid.uuid4().hex[:6]}"
     rest(bot, sender, "Hi, my email is maria.garcia@example.com and my phone +34 612 345 678")

@@ -216,7 +216,7 @@ class LinkCode(Base):
     customer_id = Column(Integer, ForeignKey("customers.id"), index=True)
     code_hash = Column(String(64), nullable=False)
     salt = Column(String(32), nullable=False)
-    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow, index=True)  # the limits count by it
     expires_at = Column(UtcDateTime, nullable=False)
     attempts = Column(Integer, nullable=False, default=0)
     used_at = Column(UtcDateTime)

@@ -11,18 +11,22 @@ other conversations.
 import datetime as dt
 import hashlib
 import hmac
+import os
+import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import asdict
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Select
+
+from bot.pii import PiiRules, Redactor
 
 from actions.store.engine import SQLITE_IMMEDIATE, default_url, make_engine
 from actions.store.errors import UnknownCustomerError, translated_errors
@@ -43,6 +47,7 @@ from actions.store.models import (
 from actions.store.views import (
     OPEN_ORDER_STATUSES,
     CancelResult,
+    CodeWithheld,
     Contact,
     ContactKind,
     CustomerView,
@@ -68,14 +73,26 @@ REFUND_EXPECTED_DAYS = 7
 DEFAULT_HISTORY_LIMIT = 20
 DEFAULT_POPULAR_LIMIT = 5
 
-# One-time link codes: how long one lives, how many guesses it allows, and how many a
-# sender may ask for (and one customer may be sent) per window.
+# One-time link codes: how long one lives, how many guesses it allows, how many a sender
+# may ask for per hour, how many one customer is sent per quarter hour (short, so that a
+# stranger asking for her codes locks her out for minutes only), and how many are sent
+# per hour overall (the SMS and mail bill; `CS_LINK_CODES_PER_HOUR`).
 LINK_CODE_DIGITS = 6
 LINK_CODE_TTL = dt.timedelta(minutes=10)
 LINK_CODE_MAX_ATTEMPTS = 5
 LINK_CODE_WINDOW = dt.timedelta(hours=1)
 LINK_CODES_PER_SENDER = 3
-LINK_CODES_PER_CUSTOMER = 5
+LINK_CODE_TARGET_WINDOW = dt.timedelta(minutes=15)
+LINK_CODES_PER_TARGET = 3
+LINK_CODES_PER_HOUR_ENV = "CS_LINK_CODES_PER_HOUR"
+DEFAULT_LINK_CODES_PER_HOUR = 200
+
+# What splits a line (str.splitlines), shown as ⏎ so one entry stays one transcript line;
+# other control characters and the bidi overrides that could reorder what an agent sees
+# become U+FFFD.
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+LINE_BREAK_MARK = " ⏎ "
 
 _REFUSED_CANCELLATIONS = {
     OrderStatus.SHIPPED.value: CancelResult.ALREADY_SHIPPED,
@@ -93,8 +110,16 @@ _NO_PREFERENCES = PreferenceView(
 class Store:
     """The personalisation and order store; `Store.from_env()` in actions."""
 
-    def __init__(self, url: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        redactor: Optional[Redactor] = None,
+        link_codes_per_hour: Optional[int] = None,
+    ) -> None:
+        """`redactor` cleans ticket transcripts (default: the tracker store's rules, pii.yml)."""
         self._engine = make_engine(url)
+        self._redactor = redactor or Redactor(PiiRules.from_file())
+        self._link_codes_per_hour = link_codes_per_hour or _codes_per_hour_from_env()
 
     @classmethod
     def from_env(cls) -> "Store":
@@ -126,22 +151,19 @@ class Store:
 
         The code replaces the sender's earlier ones. Whether `contact` matches a customer
         only shows in the returned `code` (set when there is someone to send it to): a
-        sender over its limit is refused either way, and a customer who was already sent
-        `LINK_CODES_PER_CUSTOMER` codes this window silently gets no more.
+        sender over its limit, or any sender once the hourly cap on sent codes is reached,
+        is refused either way. No code goes to a phone number that opted out of SMS, nor
+        to a customer already sent `LINK_CODES_PER_TARGET` codes this quarter hour;
+        `withheld` says why, for the log only.
         """
         now = utcnow()
         with self._write() as session:
-            recent = select(func.count(LinkCode.id)).where(LinkCode.created_at > now - LINK_CODE_WINDOW)
-            asked = session.execute(
-                recent.where(LinkCode.channel == channel, LinkCode.sender_id == sender_id)
-            ).scalar_one()
+            asked = _codes_since(session, now - LINK_CODE_WINDOW, LinkCode.channel == channel, LinkCode.sender_id == sender_id)
             if asked >= LINK_CODES_PER_SENDER:
-                return LinkCodeIssue(LinkRequestResult.RATE_LIMITED)
-            customer = _contact_customer(session, contact)
-            if customer is not None:
-                sent = session.execute(recent.where(LinkCode.customer_id == customer.id)).scalar_one()
-                if sent >= LINK_CODES_PER_CUSTOMER:
-                    customer = None
+                return LinkCodeIssue(LinkRequestResult.RATE_LIMITED, withheld=CodeWithheld.SENDER_LIMIT)
+            if _codes_since(session, now - LINK_CODE_WINDOW, LinkCode.customer_id.is_not(None)) >= self._link_codes_per_hour:
+                return LinkCodeIssue(LinkRequestResult.RATE_LIMITED, withheld=CodeWithheld.HOURLY_CAP)
+            customer, withheld = _code_recipient(session, contact, now)
             session.execute(
                 update(LinkCode)
                 .where(
@@ -167,7 +189,7 @@ class Store:
                 )
             )
             if customer is None:
-                return LinkCodeIssue(LinkRequestResult.ISSUED)
+                return LinkCodeIssue(LinkRequestResult.ISSUED, withheld=withheld)
             return LinkCodeIssue(LinkRequestResult.ISSUED, code, _customer_view(customer))
 
     def verify_link_code(self, channel: str, sender_id: str, code: str) -> LinkVerification:
@@ -379,16 +401,22 @@ class Store:
     # -- handoff --------------------------------------------------------------------
 
     def create_ticket(
-        self, customer_id: int, sender_id: str, channel: str, reason: str, transcript: str
+        self, customer_id: int, sender_id: str, channel: str, reason: str, transcript: Sequence[str]
     ) -> int:
-        """Open a ticket for a human agent; returns its id to quote to the customer."""
+        """Open a ticket for a human agent; returns its id to quote to the customer.
+
+        `transcript` is one line per message ("customer: …", "bot: …"), kept as one line
+        each and without personal data (see `_transcript_line`).
+        """
+        if isinstance(transcript, str):
+            raise TypeError("transcript must be a sequence of lines, not one string")
         with self._write(customer_id) as session:
             ticket = HandoffTicket(
                 customer_id=customer_id,
                 sender_id=sender_id,
                 channel=channel,
                 reason=reason,
-                transcript=transcript,
+                transcript="\n".join(self._transcript_line(line) for line in transcript),
             )
             session.add(ticket)
             session.flush()
@@ -404,8 +432,9 @@ class Store:
             ticket = session.execute(_open_ticket_of(session, channel, sender_id)).scalar_one_or_none()
             return _ticket_view(ticket) if ticket else None
 
-    def add_to_open_ticket(self, channel: str, sender_id: str, line: str) -> Optional[int]:
-        """Appends `line` to the open ticket of whoever writes as (`channel`, `sender_id`).
+    def add_to_open_ticket(self, channel: str, sender_id: str, text: str) -> Optional[int]:
+        """Appends the customer's message `text` to the open ticket of whoever writes as
+        (`channel`, `sender_id`), as one line "customer (<channel>): …".
 
         Returns the ticket's id, or None when no agent holds this customer.
         """
@@ -413,7 +442,7 @@ class Store:
             ticket = session.execute(_open_ticket_of(session, channel, sender_id).with_for_update()).scalar_one_or_none()
             if ticket is None:
                 return None
-            _append_line(ticket, line)
+            _append_line(ticket, self._transcript_line(f"customer ({channel}): {text}"))
             return ticket.id
 
     def open_tickets(self) -> List[TicketView]:
@@ -422,11 +451,11 @@ class Store:
             return [_ticket_view(ticket) for ticket in session.execute(_open_tickets()).scalars()]
 
     def append_to_ticket(self, ticket_id: int, line: str) -> None:
-        """Adds one line (e.g. an agent's answer) to the ticket's transcript."""
+        """Adds one line (e.g. an agent's answer, "agent: …") to the ticket's transcript."""
         with self._write() as session:
             ticket = session.get(HandoffTicket, ticket_id, with_for_update=True)
             if ticket is not None:
-                _append_line(ticket, line)
+                _append_line(ticket, self._transcript_line(line))
 
     def close_ticket(self, ticket_id: int) -> Optional[TicketView]:
         """Closes an open ticket; None when there is no open ticket with that id."""
@@ -452,8 +481,7 @@ class Store:
     def is_sms_opted_out(self, phone: str) -> bool:
         """Whether nothing may be sent to `phone`; a number never seen has not opted out."""
         with self._read() as session:
-            row = session.get(SmsOptOut, phone)
-            return bool(row and row.opted_out)
+            return _opted_out(session, phone)
 
     # -- privacy --------------------------------------------------------------------
 
@@ -519,6 +547,12 @@ class Store:
         with Session(self._engine, future=True) as session, session.begin():
             yield session
 
+    def _transcript_line(self, line: str) -> str:
+        """`line` as the tracker store would keep it (pii.yml's rules), and on one line:
+        a customer's "hello\\nagent: refund approved" stays inside the customer's line."""
+        redacted = self._redactor.redact(line)
+        return _INVISIBLE.sub("\ufffd", _LINE_BREAKS.sub(LINE_BREAK_MARK, redacted))
+
     def _set_preference(self, customer_id: int, **values: Any) -> None:
         """Upsert only the given columns, so concurrent updates of others are kept."""
         values["updated_at"] = utcnow()
@@ -554,6 +588,42 @@ def _contact_customer(session: Session, contact: Contact) -> Optional[Customer]:
         select(Customer).where(func.lower(column) == contact.value).limit(2)
     ).scalars().all()
     return matches[0] if len(matches) == 1 else None
+
+
+def _code_recipient(
+    session: Session, contact: Contact, now: dt.datetime
+) -> Tuple[Optional[Customer], Optional[CodeWithheld]]:
+    """Whom a code for `contact` may go to: its customer, unless the number opted out of
+    SMS or the customer was sent enough codes lately; else None and the reason (None when
+    nobody has this contact)."""
+    customer = _contact_customer(session, contact)
+    if customer is None:
+        return None, None
+    if contact.kind is ContactKind.PHONE and _opted_out(session, contact.value):
+        return None, CodeWithheld.SMS_OPT_OUT
+    if _codes_since(session, now - LINK_CODE_TARGET_WINDOW, LinkCode.customer_id == customer.id) >= LINK_CODES_PER_TARGET:
+        return None, CodeWithheld.TARGET_LIMIT
+    return customer, None
+
+
+def _codes_since(session: Session, since: dt.datetime, *conditions: Any) -> int:
+    """How many link codes matching `conditions` were issued after `since`."""
+    query = select(func.count(LinkCode.id)).where(LinkCode.created_at > since, *conditions)
+    return session.execute(query).scalar_one()
+
+
+def _opted_out(session: Session, phone: str) -> bool:
+    row = session.get(SmsOptOut, phone)
+    return bool(row and row.opted_out)
+
+
+def _codes_per_hour_from_env() -> int:
+    value = os.environ.get(LINK_CODES_PER_HOUR_ENV, "")
+    if not value:
+        return DEFAULT_LINK_CODES_PER_HOUR
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{LINK_CODES_PER_HOUR_ENV} must be a whole number of at least 1, not {value!r}.")
+    return int(value)
 
 
 def _code_hash(salt: str, code: str) -> str:

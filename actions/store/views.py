@@ -151,14 +151,26 @@ class LinkRequestResult(Enum):
     RATE_LIMITED = "rate_limited"
 
 
+class CodeWithheld(Enum):
+    """Why `Store.issue_link_code` sent no code (for the log, never for the answer)."""
+
+    SENDER_LIMIT = "sender_limit"
+    HOURLY_CAP = "hourly_cap"
+    TARGET_LIMIT = "target_limit"
+    SMS_OPT_OUT = "sms_opt_out"
+
+
 @dataclass(frozen=True)
 class LinkCodeIssue:
     """What `Store.issue_link_code` did. `code` (plain, shown once) and `customer` are set
-    only when a code must be delivered; the caller answers the same way either way."""
+    only when a code must be delivered; the caller answers the same way either way, except
+    when `result` is RATE_LIMITED (a limit on the sender or on everyone, never on the
+    contact)."""
 
     result: LinkRequestResult
     code: Optional[str] = None
     customer: Optional[CustomerView] = None
+    withheld: Optional[CodeWithheld] = None
 
 
 class LinkVerifyResult(Enum):

@@ -55,11 +55,11 @@ class ActionServer:
         return reply.json()
 
 
-def run_action_server(tmp: Path, store_url: str) -> Iterator[ActionServer]:
+def run_action_server(tmp: Path, store_url: str, extra_env: Optional[Dict[str, str]] = None) -> Iterator[ActionServer]:
     port = free_port()
     log = tmp / "actions.log"
     command = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
-    with process(command, log, server_env(store_url)) as server:
+    with process(command, log, server_env(store_url, extra_env)) as server:
         wait_until_up(f"http://127.0.0.1:{port}/health", server, log)
         yield ActionServer(f"http://127.0.0.1:{port}/webhook", store_url, log)
 

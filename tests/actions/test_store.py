@@ -86,7 +86,7 @@ def in_parallel(count: int, work: Callable[[int], T]) -> List[T]:
 def test_migrations_build_the_models_schema_on_an_empty_database(store_url: str) -> None:
     assert current_revision(store_url) is None
     upgrade(store_url)
-    assert current_revision(store_url) == "0004"
+    assert current_revision(store_url) == "0005"
     engine = make_engine(store_url)
     try:
         with engine.connect() as connection:
@@ -132,7 +132,7 @@ def test_upgrading_from_0001_keeps_existing_data(store_url: str) -> None:
 
     upgrade(store_url)
 
-    assert current_revision(store_url) == "0004"
+    assert current_revision(store_url) == "0005"
     store = Store(store_url)
     try:
         customer = store.customer_for_identity("rest", "ana")
@@ -140,7 +140,7 @@ def test_upgrading_from_0001_keeps_existing_data(store_url: str) -> None:
         order = store.order_for_customer(customer.id, "12345")
         assert order is not None and order.total == Decimal("25.00")
         assert order.items[0].name == "Mug"
-        assert store.create_ticket(customer.id, "ana", "rest", "complaint", "hi") > 0
+        assert store.create_ticket(customer.id, "ana", "rest", "complaint", ["customer: hi"]) > 0
     finally:
         store.close()
 
@@ -355,7 +355,7 @@ def test_fifty_concurrent_writers_lose_nothing(seeded: Store) -> None:
 def test_export_is_json_and_complete(seeded: Store) -> None:
     maria = customer_id(seeded, "maria")
     seeded.record_interaction(maria, "rest", "greet", "es")
-    ticket = seeded.create_ticket(maria, "maria", "rest", "complaint", "user: ¡hola!")
+    ticket = seeded.create_ticket(maria, "maria", "rest", "complaint", ["user: ¡hola!"])
     export = json.loads(json.dumps(seeded.export_customer(maria)))
     assert export["customer"]["name"] == "Maria García"
     assert {identity["channel"] for identity in export["identities"]} == {"rest", "web", "twilio"}
@@ -369,7 +369,7 @@ def test_export_is_json_and_complete(seeded: Store) -> None:
 def test_forget_removes_every_row_about_the_customer(seeded: Store, store_url: str) -> None:
     maria = customer_id(seeded, "maria")
     seeded.record_interaction(maria, "rest", "greet", "es")
-    seeded.create_ticket(maria, "maria", "rest", "complaint", "transcript")
+    seeded.create_ticket(maria, "maria", "rest", "complaint", ["customer: transcript"])
     before = table_counts(store_url)
 
     assert seeded.forget_customer(maria) is True

@@ -13,6 +13,7 @@ on `redis.asyncio` with short timeouts (a slow Redis degrades to per-process mem
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -143,7 +144,7 @@ class RedisDeduplicator:
             return _UNAVAILABLE
         try:
             return await command()
-        except (redis.RedisError, OSError) as error:
+        except (redis.RedisError, OSError, asyncio.TimeoutError) as error:
             self._redis_down_until = self._clock() + RETRY_AFTER_S
             logger.warning(
                 "dedup.redis_unavailable error=%s fallback=per_process retry_after_s=%s", type(error).__name__, RETRY_AFTER_S

@@ -7,10 +7,13 @@ one hook a channel has on it. Sanic reads these settings for each new connection
 them before the server starts covers every request. An operator's own `SANIC_<NAME>`
 environment variable wins (e.g. `SANIC_REQUEST_MAX_SIZE=300000000` for `PUT /model` uploads).
 
-- `REQUEST_MAX_SIZE` 256 KB (Sanic's default is 100 MB): a bigger declared or streamed body is
-  refused with 413 before it is read. Channels check their own, smaller limits first thing too.
-- `REQUEST_TIMEOUT` 10 s to send the whole request: header-trickling connections are closed.
-- `RESPONSE_TIMEOUT` 60 s for a turn (Sanic's default), `KEEP_ALIVE_TIMEOUT` 5 s idle.
+- `REQUEST_MAX_SIZE` 256 KB (Sanic's default is 100 MB): a bigger body is refused with 413
+  once its first bytes arrive. Channels check their own, smaller limits first thing too.
+- `REQUEST_TIMEOUT` 10 s (Sanic's default is 60 s) to send the whole request: header-trickling
+  connections are closed.
+
+The response and keep-alive timeouts stay as `rasa run` sets them (`--response-timeout`,
+`SANIC_KEEP_ALIVE_TIMEOUT`): a long turn is not hostile input.
 
 The listener also puts the input contract (bot/validation.py) in front of Rasa's own REST
 channel (`rest:` in credentials.yml), which trusts its body: non-object bodies, bad senders and
@@ -36,12 +39,7 @@ from bot.validation import InvalidInput, clean_sender, clean_text, json_object, 
 
 logger = logging.getLogger(__name__)
 
-SERVER_LIMITS = {
-    "REQUEST_MAX_SIZE": 256 * 1024,
-    "REQUEST_TIMEOUT": 10,
-    "RESPONSE_TIMEOUT": 60,
-    "KEEP_ALIVE_TIMEOUT": 5,
-}
+SERVER_LIMITS = {"REQUEST_MAX_SIZE": 256 * 1024, "REQUEST_TIMEOUT": 10}
 REST_WEBHOOK_PATH = "/webhooks/rest/webhook"
 JSON_TYPE = "application/json"
 # The chat page loads only its own files (bot/static, no inline script or style) and talks only
@@ -70,7 +68,10 @@ async def _apply_limits(app: Sanic, _loop: Any) -> None:
     for name, value in SERVER_LIMITS.items():
         if f"{SANIC_PREFIX}{name}" not in os.environ:
             app.config[name] = value
-    app.register_middleware(rest_contract, "request")
+    # Named (route) middleware, not app-wide: Sanic also runs app-wide request middleware while
+    # handling an error, where this one would turn a 413 into a 400.
+    rest_routes = [route.name for route in app.router.routes if "/" + route.path.strip("/") == REST_WEBHOOK_PATH]
+    app.register_named_middleware(rest_contract, rest_routes, "request")
     logger.info("http_limits.applied %s", " ".join(f"{name}={app.config[name]}" for name in SERVER_LIMITS))
 
 
@@ -80,7 +81,7 @@ async def rest_contract(request: Request) -> Optional[HTTPResponse]:
     `input_channel` is dropped: the channel is the one the request came through, not what the
     body says (Rasa would hand the body's value to actions).
     """
-    if request.method != "POST" or request.path.rstrip("/") != REST_WEBHOOK_PATH:
+    if request.method != "POST":
         return None
     try:
         body = json_object(parse_json(request.body))

@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
+from sanic.request import RequestParameters
 from twilio.request_validator import RequestValidator
 
 from tests.bot.stand_in import StandIn, running_stand_in
@@ -109,7 +110,7 @@ def slack_signed(body: bytes) -> Dict[str, str]:
 def twilio_signed(url: str, body: bytes) -> Dict[str, str]:
     """Twilio's signature over the form as the server will parse it (a body that is not UTF-8 gets none)."""
     try:
-        form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        form = RequestParameters(parse_qs(body.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
         return {}
     return {"X-Twilio-Signature": RequestValidator(TWILIO_TOKEN).compute_signature(url, form)}

@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Tuple
 from urllib.parse import parse_qs, quote_from_bytes, urlencode, urlsplit
 from xml.etree import ElementTree
 
@@ -208,6 +208,17 @@ def fuzz_cases(base: str) -> List[Case]:
     return cases
 
 
+def send(session: requests.Session, base: str, case: Case) -> requests.Response:
+    """Oversized bodies go on a connection of their own (the server closes it); the rest reuse
+    the session's. A kept-alive connection the server closed after an error gets one retry."""
+    if len(case.body) > SERVER_BODY_LIMIT:
+        return requests.request(case.method, base + case.path, data=case.body, headers=case.headers, timeout=120)
+    try:
+        return session.request(case.method, base + case.path, data=case.body, headers=case.headers, timeout=120)
+    except requests.ConnectionError:
+        return requests.request(case.method, base + case.path, data=case.body, headers=case.headers, timeout=120)
+
+
 def test_a_thousand_malformed_bodies_on_every_endpoint_get_no_5xx_and_the_bot_still_answers(bot: Tuple[str, str]) -> None:
     base, log = bot
     cases = fuzz_cases(base)
@@ -216,10 +227,10 @@ def test_a_thousand_malformed_bodies_on_every_endpoint_get_no_5xx_and_the_bot_st
     with requests.Session() as session:
         for case in cases:
             try:
-                reply = session.request(case.method, base + case.path, data=case.body, headers=case.headers, timeout=120)
+                reply = send(session, base, case)
             except requests.ConnectionError:
-                # Sanic answers 413 to an oversized Content-Length and closes before reading the
-                # body; the client may see that as a reset while still sending. Only then.
+                # Sanic refuses an oversized body with 413 and closes the connection; the client
+                # may see that as a reset while still sending. Only then.
                 assert len(case.body) > SERVER_BODY_LIMIT, f"connection failed on {case.path} ({len(case.body)} bytes)"
                 continue
             statuses[(case.path, reply.status_code)] = statuses.get((case.path, reply.status_code), 0) + 1

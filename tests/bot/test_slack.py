@@ -305,7 +305,7 @@ BAD_BODIES = {
     "no user": (event_body(user=None), JSON, 400),
     "form without payload": (b"foo=bar", FORM, 400),
     "form payload not JSON": (b"payload=%7Bnot", FORM, 400),
-    "form not UTF-8": (b"payload=\xff\xfe", FORM, 400),
+    "form not UTF-8": (b"payload=\xff\xfe", FORM, 401),  # SignatureVerifier reads bodies as UTF-8, as Slack sends them
     "button without value": (form_body({**button_click("UBAD000001", "DBAD000001", "x"), "actions": [{"type": "button"}]}), FORM, 400),
     "click without action_ts": (
         form_body({**button_click("UBAD000001", "DBAD000001", "x"), "actions": [{"type": "button", "value": "x"}]}), FORM, 400

@@ -5,8 +5,8 @@ refuses a body over `MAX_BODY_BYTES` (413) and a request without a signature (40
 reading the form, parses at most `MAX_FORM_FIELDS` fields, refuses (403) any request whose
 signature does not match, answers bad forms with a 4xx and a reason, and processes a retried
 MessageSid once. A turn runs to its end even when Twilio's connection drops (it is shielded
-from the handler's cancellation), and a redelivered MessageSid whose turn is still running or
-just ended here is answered with that turn's replies, not dropped as a duplicate. Buttons
+from the handler's cancellation), and a redelivered MessageSid whose turn is still running, or
+ran in this process within the hour, is answered with that turn's replies, not dropped. Buttons
 become a numbered list, and a reply that is just that number means the button. Long replies
 are split at sentence boundaries within SMS segment limits (`bot/sms_text.py`). The country
 code of the sender's number reaches the tracker as metadata `language_hint`. Twilio may post a

@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load bench-latency bench-langid
+.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load bench-latency bench-langid bench-abuse
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -57,6 +57,9 @@ bench-langid: $(STAMP)  ## language identification on short messages and xSID de
 
 bench-latency: $(MODEL)  ## one-message NLU latency p50/p95 of the trained bot (about a minute)
 	$(BIN)/python benchmarks/latency.py
+
+bench-abuse: $(MODEL)  ## worst wait of a GET / while a 40,000-character message and an unsigned 10 MB SMS form are handled, this bot vs stock Rasa (~5 min)
+	$(BIN)/python benchmarks/abuse.py
 
 LOAD_VENV := .venv-load
 $(LOAD_VENV)/.installed: benchmarks/load/requirements.lock $(STAMP)

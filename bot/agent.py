@@ -32,12 +32,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.store import Store, StoreError, TicketView
+from bot.http_limits import limit_server
 from bot.validation import InvalidInput, clean_text, json_object, parse_json
 
 logger = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "AGENT_API_TOKEN"
 RELEASED_RESPONSE = "utter_handoff_released"
+MAX_TICKET_ID = 2**31 - 1  # the store's integer ids; a bigger one in the path is no ticket
 
 
 class AgentInput(InputChannel):
@@ -70,6 +72,9 @@ class AgentInput(InputChannel):
                 return response.json({"error": f"The agent endpoint is disabled: set {TOKEN_VARIABLE}."}, status=503)
             if not self._authorized(request.headers.get("Authorization", "")):
                 return response.json({"error": "Send 'Authorization: Bearer <agent token>'."}, status=401)
+            ticket_id = request.match_info.get("ticket_id")
+            if isinstance(ticket_id, int) and not 0 < ticket_id <= MAX_TICKET_ID:
+                return _no_open_ticket(ticket_id)
             return None
 
         @agent_api.route("/tickets", methods=["GET"])
@@ -114,7 +119,7 @@ class AgentInput(InputChannel):
             logger.error("agent.store_error kind=%s", type(error).__name__)
             return response.json({"error": "The ticket store is unavailable; try again later."}, status=503)
 
-        return agent_api
+        return limit_server(agent_api)
 
     def _authorized(self, header: Text) -> bool:
         scheme, _, presented = header.partition(" ")

@@ -30,7 +30,12 @@ _D = f"[{_DIGITS}]"
 # Edges are Latin letters and digits only: Chinese and Arabic text runs straight into numbers.
 _NOT_AFTER_ALNUM = f"(?<![A-Za-z{_DIGITS}+])"
 _NOT_BEFORE_ALNUM = f"(?![A-Za-z{_DIGITS}])"
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Every pattern below does bounded work per position, so redaction is linear in the text's length.
+# An email is found from its `@` outwards (a pattern starting with the local part would rescan a
+# long run of letters from each of its positions: quadratic time on text without `@`).
+_EMAIL_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+MAX_EMAIL_DOMAIN_CHARS = 253  # RFC 1035: a longer run is not a domain name
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _IBAN = re.compile(rf"{_NOT_AFTER_ALNUM}[A-Z]{{2}}[0-9]{{2}}(?: ?[A-Z0-9]){{11,30}}{_NOT_BEFORE_ALNUM}")
 _CARD = re.compile(rf"{_NOT_AFTER_ALNUM}{_D}(?:[ \-]?{_D}){{12,18}}{_NOT_BEFORE_ALNUM}")
 # An optional + or 00, then digits in groups split by spaces, dashes, dots, slashes or (…).
@@ -141,7 +146,24 @@ def _redact_cards(text: Text) -> Text:
 
 
 def _redact_emails(text: Text) -> Text:
-    return _EMAIL.sub("[email]", text)
+    """Each `@` with a local part before it and a domain after it becomes `[email]`.
+
+    The local part is the run of its characters before the `@` (after the previous match); runs
+    end at an `@`, so every character is read a bounded number of times.
+    """
+    parts: List[Text] = []
+    done = 0  # text[:done] is in `parts` already
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > done and text[start - 1] in _EMAIL_LOCAL_CHARS:
+            start -= 1
+        domain = _EMAIL_DOMAIN.match(text, at + 1, at + 1 + MAX_EMAIL_DOMAIN_CHARS) if start < at else None
+        if domain is not None:
+            parts += [text[done:start], "[email]"]
+            done = domain.end()
+        at = text.find("@", max(at + 1, done))
+    return "".join(parts) + text[done:] if parts else text
 
 
 class RedactingLogFilter(logging.Filter):

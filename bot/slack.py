@@ -2,12 +2,14 @@
 
 Every request must carry Slack's signature (`X-Slack-Signature`: HMAC-SHA256 of
 `v0:{timestamp}:{raw body}` with the app's signing secret) and a timestamp within 5 minutes,
-else 401 and nothing is read: that check comes first in the handler.
+else 401 and nothing is read: after the size check (bounded work), that check comes first in
+the handler, done by slack_sdk's `SignatureVerifier`. Malformed signed bodies get a 4xx.
 
 Slack wants a 200 within 3 s and retries otherwise, so messages are acknowledged at once and
 answered in a background task; one user's messages are answered one at a time, in the order
 they arrived (bot/ordering.py). Retries and duplicate deliveries (the same event id, or the
-`message` and `app_mention` events of one message) are acknowledged but answered once. The
+`message` and `app_mention` events of one message) and replayed button clicks (the same
+`action_ts`) are acknowledged but answered once. The
 memory of deliveries is per process unless `CS_DEDUP_REDIS_URL` is set (bot/dedup.py): replicas
 share it through Redis.
 
@@ -20,13 +22,10 @@ Slack user id.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import re
-import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -36,11 +35,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from actions.store import Store
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
+from bot.http_limits import limit_server
 from bot.ordering import InArrivalOrder
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
@@ -48,14 +49,16 @@ logger = logging.getLogger(__name__)
 
 SLACK_API_URL = "https://slack.com/api/"
 MAX_BODY_BYTES = 100 * 1024
-MAX_REQUEST_AGE_S = 5 * 60
+MAX_FORM_FIELDS = 10  # Slack's interactive form has one field, `payload`
 MESSAGE_EVENTS = {"message", "app_mention"}
 MAX_BUTTON_TITLE = 75  # Slack rejects the whole message for a longer button text
 LOCALE_TTL_S = 3600
 MAX_CACHED_LOCALES = 10_000
 FORM_TYPE = "application/x-www-form-urlencoded"
 
+# Checked before SignatureVerifier, which would raise on a non-numeric timestamp or non-ASCII signature.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _SLACK_ID = re.compile(r"[\w.\-]{1,64}", re.ASCII)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -128,7 +131,7 @@ class SlackInput(InputChannel):
 
     def __init__(self, token: Text, signing_secret: Text, store: Store, api_url: Text = SLACK_API_URL) -> None:
         self._store = store
-        self._signing_secret = signing_secret.encode("utf-8")
+        self._verifier = SignatureVerifier(signing_secret)
         self._client = AsyncWebClient(token=token, base_url=api_url)
         self._deliveries = deduplicator(self.name())
         self._locales: TtlCache[asyncio.Task] = TtlCache(LOCALE_TTL_S, MAX_CACHED_LOCALES)
@@ -139,45 +142,57 @@ class SlackInput(InputChannel):
 
         @slack.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            if not self._signed_by_slack(request):
-                return error(401, "The Slack signature is missing or wrong, or the request is older than 5 minutes.")
             if len(request.body) > MAX_BODY_BYTES:
                 return error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            if not self._signed_by_slack(request):
+                return error(401, "The Slack signature is missing or wrong, or the request is older than 5 minutes.")
             try:
                 if request.headers.get("content-type", "").startswith(FORM_TYPE):
-                    message = button_click(request.body)
+                    message = await self._new_click(request.body)
                 else:
                     envelope = json_object(parse_json(request.body))
                     if envelope.get("type") == "url_verification":
                         return response.json({"challenge": challenge(envelope)})
-                    message = self._new_message(envelope, retried="X-Slack-Retry-Num" in request.headers)
+                    message = await self._new_message(envelope, retried="X-Slack-Retry-Num" in request.headers)
             except InvalidInput as invalid:
                 return error(400, str(invalid))
             if message is not None:
                 self._answer_in_background(message, on_new_message)
             return response.text("")
 
-        return slack
+        return limit_server(slack)
 
     def _signed_by_slack(self, request: Request) -> bool:
         """Slack's HMAC of `v0:{timestamp}:{raw body}`, with a timestamp within 5 minutes (no replays)."""
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not _TIMESTAMP.fullmatch(timestamp) or abs(time.time() - int(timestamp)) > MAX_REQUEST_AGE_S:
+        if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
             return False
-        signed = b"v0:" + timestamp.encode("ascii") + b":" + request.body
-        expected = b"v0=" + hmac.new(self._signing_secret, signed, hashlib.sha256).hexdigest().encode("ascii")
-        return hmac.compare_digest(expected, signature.encode("utf-8", "surrogateescape"))
+        try:
+            return self._verifier.is_valid(body=request.body, timestamp=timestamp, signature=signature)
+        except UnicodeDecodeError:  # it decodes the body as text; Slack only sends UTF-8
+            return False
 
-    def _new_message(self, envelope: Dict[Text, Any], retried: bool) -> Optional[SlackMessage]:
+    async def _new_click(self, body: bytes) -> Optional[SlackMessage]:
+        """The button click of a `block_actions` payload on its first delivery; None for replays and other payloads."""
+        click = button_click(body)
+        if click is None:
+            return None
+        message, action_ts = click
+        first = await self._deliveries.first_time(("click", message.channel, message.user, action_ts))
+        if not first:
+            logger.info("slack.redelivery kind=click answered=False")
+        return message if first else None
+
+    async def _new_message(self, envelope: Dict[Text, Any], retried: bool) -> Optional[SlackMessage]:
         """The user message of an `event_callback` on its first delivery; None for repeats and ignored events."""
         message = event_message(envelope) if envelope.get("type") == "event_callback" else None
         if message is None:
             return None
         event_id = slack_id(envelope.get("event_id"), "event_id")
         ts = slack_id(envelope["event"].get("ts"), "ts")
-        new_event = self._deliveries.first_time(("event", event_id))
-        new_message = self._deliveries.first_time(("message", message.channel, ts))
+        new_event = await self._deliveries.first_time(("event", event_id))
+        new_message = await self._deliveries.first_time(("message", message.channel, ts))
         first = new_event and new_message
         if retried or not first:
             logger.info("slack.redelivery event_id=%s retried=%s answered=%s", event_id, retried, first)
@@ -247,7 +262,7 @@ def event_message(envelope: Dict[Text, Any]) -> Optional[SlackMessage]:
     """A user's message in an `event_callback`; None for what the bot does not answer
     (other event types, edits and deletions, posts by bots, its own included)."""
     event = envelope.get("event")
-    if not isinstance(event, dict) or event.get("type") not in MESSAGE_EVENTS:
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str) or event["type"] not in MESSAGE_EVENTS:
         return None
     if event.get("subtype") or event.get("bot_id"):
         return None
@@ -260,21 +275,23 @@ def event_message(envelope: Dict[Text, Any]) -> Optional[SlackMessage]:
     )
 
 
-def button_click(body: bytes) -> Optional[SlackMessage]:
-    """A `block_actions` payload: the clicked button's value is what the user says."""
+def button_click(body: bytes) -> Optional[Tuple[SlackMessage, Text]]:
+    """A `block_actions` payload: the clicked button's value is what the user says, and the
+    click's `action_ts`, which tells a replay from a new click."""
     payload = json_object(parse_json(form_field(body, "payload")))
     if payload.get("type") != "block_actions":
         return None
     actions = payload.get("actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
         raise InvalidInput("'actions' must list the clicked button.")
-    return SlackMessage(
+    message = SlackMessage(
         text=clean_text(actions[0].get("value")),
         user=clean_sender(nested(payload, "user", "id")),
         channel=slack_id(nested(payload, "channel", "id"), "channel"),
         team=optional_slack_id(nested(payload, "team", "id"), "team"),
         thread_ts=optional_slack_id(nested(payload, "container", "thread_ts"), "thread_ts"),
     )
+    return message, slack_id(actions[0].get("action_ts"), "action_ts")
 
 
 def challenge(envelope: Dict[Text, Any]) -> Text:
@@ -286,9 +303,11 @@ def challenge(envelope: Dict[Text, Any]) -> Text:
 
 def form_field(body: bytes, name: Text) -> bytes:
     try:
-        values = parse_qs(body.decode("utf-8"))
+        values = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FORM_FIELDS)
     except UnicodeDecodeError:
         raise InvalidInput("The form is not valid UTF-8.") from None
+    except ValueError:  # parse_qs: more than max_num_fields
+        raise InvalidInput(f"The form has more than {MAX_FORM_FIELDS} fields.") from None
     if name not in values:
         raise InvalidInput(f"The form has no '{name}' field.")
     return values[name][0].encode("utf-8")

@@ -1,8 +1,12 @@
 """The SMS channel (Twilio): `POST /webhooks/sms/webhook`, replies by TwiML or by Twilio's REST API.
 
 Rasa's own Twilio channel never checks `X-Twilio-Signature` and cannot show buttons. This one
-refuses (403) any request whose signature does not match, first thing in the handler, answers
-bad forms with a 4xx and a reason, and processes a retried MessageSid once. Buttons
+refuses a body over `MAX_BODY_BYTES` (413) and a request without a signature (403) before
+reading the form, parses at most `MAX_FORM_FIELDS` fields, refuses (403) any request whose
+signature does not match, answers bad forms with a 4xx and a reason, and processes a retried
+MessageSid once. A turn runs to its end even when Twilio's connection drops (it is shielded
+from the handler's cancellation), and a redelivered MessageSid whose turn is still running, or
+ran in this process within the hour, is answered with that turn's replies, not dropped. Buttons
 become a numbered list, and a reply that is just that number means the button. Long replies
 are split at sentence boundaries within SMS segment limits (`bot/sms_text.py`). The country
 code of the sender's number reaches the tracker as metadata `language_hint`. Twilio may post a
@@ -43,6 +47,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from actions.store import Store, StoreError
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
+from bot.http_limits import limit_server
 from bot.ordering import InArrivalOrder
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
@@ -53,6 +58,8 @@ _api_logger = logging.getLogger(f"{__name__}.twilio_api")
 _api_logger.setLevel(logging.WARNING)
 
 MAX_BODY_BYTES = 100_000
+# Twilio posts about 20 fields (more with media: MediaUrl0..9 and their types).
+MAX_FORM_FIELDS = 100
 # Twilio sends at most 1600 characters in one message: 10 concatenated GSM-7 segments.
 MAX_SEGMENTS = 10
 REST_TIMEOUT_S = 15
@@ -262,6 +269,8 @@ class TwilioSmsInput(InputChannel):
         self._store = store
         self._validator = RequestValidator(settings.auth_token)
         self._seen = deduplicator(self.name(), SEEN_TTL_S, SEEN_MAX_SIDS)
+        # This process's turns by MessageSid, so a redelivery gets the replies of its turn.
+        self._turns: TtlCache[asyncio.Task] = TtlCache(SEEN_TTL_S, SEEN_MAX_SIDS)
         self._buttons: TtlCache[Payloads] = TtlCache(BUTTONS_TTL_S, BUTTONS_MAX_NUMBERS)
         self._client: Optional[Client] = None
         self._in_order = InArrivalOrder()
@@ -279,29 +288,36 @@ class TwilioSmsInput(InputChannel):
 
         @sms.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if len(request.body) > MAX_BODY_BYTES:
+                return response.text(f"The request body is larger than {MAX_BODY_BYTES} bytes.", status=413)
             form = self._signed_form(request)
             if form is None:
                 logger.warning("sms.rejected reason=signature")
                 return response.text("X-Twilio-Signature is missing or does not match this request.", status=403)
-            if len(request.body) > MAX_BODY_BYTES:
-                return response.text(f"The request body is larger than {MAX_BODY_BYTES} bytes.", status=413)
             try:
                 inbound = Inbound.from_form(form)
             except InvalidInput as error:
                 return response.text(str(error), status=400)
-            if not self._seen.first_time(inbound.message_sid):
-                logger.info("sms.duplicate")
-                return twiml([])
-            replies: List[Text] = []
+            turn = self._turns.get(inbound.message_sid)
+            if turn is None:
+                if not await self._seen.first_time(inbound.message_sid):
+                    logger.info("sms.duplicate")  # handled by another replica, or an hour ago
+                    return twiml([])
+                turn = self._in_order.submit(inbound.phone, self._turn(inbound, on_new_message))
+                self._turns.put(inbound.message_sid, turn)
+            else:
+                logger.info("sms.redelivery answered=True")
             try:
-                await self._in_order.submit(inbound.phone, self._handle(inbound, on_new_message, self._output(replies)))
+                # A dropped connection cancels this handler, never the turn (nor the next message's).
+                replies = await asyncio.shield(turn)
             except StoreError as error:
-                self._seen.forget(inbound.message_sid)  # not handled: let Twilio's retry through
+                self._turns.pop(inbound.message_sid)
+                await self._seen.forget(inbound.message_sid)  # not handled: let Twilio's retry through
                 logger.error("sms.store_error kind=%s", type(error).__name__)
                 return response.text("Opt-outs cannot be checked right now; try again later.", status=503)
             return twiml(replies)
 
-        return sms
+        return limit_server(sms)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """For messages the bot starts itself (e.g. `trigger_intent`): only the REST API can send them."""
@@ -310,15 +326,25 @@ class TwilioSmsInput(InputChannel):
     def _signed_form(self, request: Request) -> Optional[RequestParameters]:
         """The POSTed form if X-Twilio-Signature matches it and the public URL, else None.
 
-        Blank fields are kept: Twilio signs them too.
+        Without the header nothing is parsed; a form of more than `MAX_FORM_FIELDS` fields is
+        not Twilio's. Blank fields are kept: Twilio signs them too.
         """
         signature = request.headers.get("X-Twilio-Signature")
-        try:
-            form = RequestParameters(parse_qs(request.body.decode("utf-8"), keep_blank_values=True))
-        except UnicodeDecodeError:
+        if not signature:
             return None
+        try:
+            fields = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:  # not UTF-8 (UnicodeDecodeError), or too many fields
+            return None
+        form = RequestParameters(fields)
         url = self.settings.public_url or request.url
-        return form if signature and self._validator.validate(url, form, signature) else None
+        return form if self._validator.validate(url, form, signature) else None
+
+    async def _turn(self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> List[Text]:
+        """Handles one message; returns the SMS parts of the TwiML answer (none in REST mode)."""
+        replies: List[Text] = []
+        await self._handle(inbound, on_new_message, self._output(replies))
+        return replies
 
     async def _handle(
         self, inbound: Inbound, on_new_message: Callable[[UserMessage], Awaitable[Any]], output: SmsOutput

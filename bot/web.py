@@ -19,6 +19,7 @@ from sanic.response import HTTPResponse
 
 from actions.store import Store
 from bot.handoff import held_by_agent
+from bot.http_limits import limit_server, require_json_content_type, with_security_headers
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class WebChatInput(InputChannel):
 
         @web.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            require_json_content_type(request)
             try:
                 body = json_object(parse_json(request.body))
                 sender = clean_sender(body.get("sender"))
@@ -81,7 +83,7 @@ class WebChatInput(InputChannel):
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
             return response.json(collector.messages)
 
-        return web
+        return limit_server(web)
 
 
 def static_file(file_name: Text) -> HTTPResponse:
@@ -89,4 +91,4 @@ def static_file(file_name: Text) -> HTTPResponse:
     path = STATIC_DIR / file_name
     if path.parent != STATIC_DIR or path.suffix not in STATIC_TYPES or not path.is_file():
         return response.text("Not found", status=404)
-    return response.raw(path.read_bytes(), content_type=STATIC_TYPES[path.suffix])
+    return with_security_headers(response.raw(path.read_bytes(), content_type=STATIC_TYPES[path.suffix]))

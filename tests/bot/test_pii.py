@@ -97,3 +97,39 @@ def test_log_filter_redacts_formatted_records(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.INFO, logger="tests.pii"):
         logger.info("Received user message '%s'", "my card is 4111111111111111, mail a@b.de")
     assert caplog.records[-1].getMessage() == "Received user message 'my card is [card], mail [email]'"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("x@y@z.com", "x@[email]"),
+        ("mail a@b.de, c@d.fr!", "mail [email], [email]!"),
+        ("@@a@b.de@", "@@[email]@"),
+        ("no.at.sign.here", "no.at.sign.here"),
+        ("trailing@", "trailing@"),
+        ("a@b.c", "a@b.c"),  # a one-letter top-level domain is no email
+    ],
+)
+def test_emails_are_found_around_each_at_sign(text: str, expected: str) -> None:
+    assert redactor.redact(text) == expected
+
+
+HUGE = 1024 * 1024
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a timing test: the old email pattern took hours on these
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * HUGE,  # no @: the old pattern rescanned the run from each of its positions
+        "a." * (HUGE // 2),
+        "a@" * (HUGE // 2),
+        "a@" + "a." * (HUGE // 2),
+        "1 " * (HUGE // 2),
+        "+" * HUGE,
+        "A" * HUGE,
+    ],
+    ids=["letters", "dotted", "at-signs", "long-domain", "spaced-digits", "plus", "capitals"],
+)
+def test_redaction_of_a_megabyte_finishes(text: str) -> None:
+    assert len(redactor.redact(text)) > 0

@@ -93,7 +93,8 @@ def button_click(user: str, channel: str, value: str, thread_ts: Optional[str] =
         container["thread_ts"] = thread_ts
     return {
         "type": "block_actions", "user": {"id": user}, "team": {"id": TEAM}, "channel": {"id": channel},
-        "container": container, "actions": [{"type": "button", "action_id": "button_1", "value": value}],
+        "container": container, "trigger_id": f"{next(_serial)}.{next(_serial)}.abc",
+        "actions": [{"type": "button", "action_id": "button_1", "value": value, "action_ts": f"{int(time.time())}.{next(_serial):06d}"}],
     }
 
 
@@ -203,6 +204,7 @@ def test_unsigned_forged_or_replayed_requests_get_401_and_nothing_is_processed(b
         "6 minutes old": signature_headers(body, age_s=360),
         "6 minutes in the future": signature_headers(body, age_s=-360),
         "timestamp not a number": {**signature_headers(body), "X-Slack-Request-Timestamp": "soon"},
+        "signature not hex": {**signature_headers(body), "X-Slack-Signature": "v0=" + "é" * 64},
     }
     statuses = {name: post(bot, body, headers).status_code for name, headers in forgeries.items()}
     assert statuses == {name: 401 for name in forgeries}
@@ -258,6 +260,24 @@ def test_buttons_are_block_kit_and_a_click_sends_the_buttons_payload(bot: str, s
     assert answer.json()["thread_ts"] == thread
 
 
+def test_a_replayed_button_click_is_acknowledged_and_answered_once(bot: str, slack_api: StandIn) -> None:
+    click = button_click("UCLICK0001", "DCLICK0001", "/deny")
+    body = form_body(click)
+    headers = signature_headers(body)
+    assert [post(bot, body, headers, FORM).status_code for _ in range(3)] == [200] * 3
+    slack_api.wait_for(posted_to("DCLICK0001"))
+    assert send_click(bot, button_click("UCLICK0001", "DCLICK0001", "/deny")).status_code == 200, "a new click"
+    slack_api.wait_for(posted_to("DCLICK0001"), count=2)
+    time.sleep(QUIET_S)
+    assert len(slack_api.received(posted_to("DCLICK0001"))) == 2
+    assert len(user_events(bot, "UCLICK0001")) == 2
+
+
+def test_a_body_that_is_not_utf8_is_refused_even_when_its_hmac_matches(bot: str) -> None:
+    body = b'{"type": "event_callback", "event": {"text": "\xff\xfe"}}'
+    assert post(bot, body, signature_headers(body)).status_code == 401
+
+
 def test_bot_posts_edits_and_other_events_are_acknowledged_but_not_answered(bot: str, slack_api: StandIn) -> None:
     user, channel = "UQUIET0001", "CQUIET0001"
     ignored = [
@@ -285,8 +305,17 @@ BAD_BODIES = {
     "no user": (event_body(user=None), JSON, 400),
     "form without payload": (b"foo=bar", FORM, 400),
     "form payload not JSON": (b"payload=%7Bnot", FORM, 400),
-    "form not UTF-8": (b"payload=\xff\xfe", FORM, 400),
+    "form not UTF-8": (b"payload=\xff\xfe", FORM, 401),  # SignatureVerifier reads bodies as UTF-8, as Slack sends them
     "button without value": (form_body({**button_click("UBAD000001", "DBAD000001", "x"), "actions": [{"type": "button"}]}), FORM, 400),
+    "click without action_ts": (
+        form_body({**button_click("UBAD000001", "DBAD000001", "x"), "actions": [{"type": "button", "value": "x"}]}), FORM, 400
+    ),
+    "form with a thousand fields": (b"&".join(b"f%d=1" % n for n in range(1000)), FORM, 400),
+    "5,000 nested arrays": (b"[" * 5000 + b"]" * 5000, JSON, 400),
+    "a 5,000-digit number": (b'{"type": ' + b"1" * 5000 + b"}", JSON, 400),
+    "NaN": (b'{"type": NaN}', JSON, 400),
+    "text of format characters only": (event_body(text="\u202e\u200b\ufeff"), JSON, 400),
+    "text with an unpaired surrogate only": (event_body(text="\ud800"), JSON, 400),
 }
 
 

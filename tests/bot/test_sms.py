@@ -247,10 +247,11 @@ def test_help_is_answered_even_after_stop(bot: str) -> None:
 
 @slow
 def test_a_retried_message_sid_is_processed_once(bot: str) -> None:
+    """Twilio retries only when it got no answer, so the retry gets the same replies, from one turn."""
     phone, message_sid = new_phone("+34"), f"SM{uuid.uuid4().hex}"
     first = sms(bot, phone, "¿Dónde está mi pedido?", message_sid)
     retry = sms(bot, phone, "¿Dónde está mi pedido?", message_sid)
-    assert first and retry == []
+    assert first and retry == first
     assert [event["metadata"]["message_sid"] for event in user_events(bot, phone)] == [message_sid]
 
 

@@ -1,4 +1,4 @@
-"""The pinned Rasa fix: action-server replies checked by a validator built once, same verdicts.
+"""The pinned Rasa fixes: the same verdicts and event classes as Rasa 3.6.21, found without rework.
 
 Replies come over HTTP from a local stand-in action server, through Rasa's own `RemoteAction.run`;
 the verdict of Rasa 3.6.21's original check (`jsonschema.validate` on the same schema) is the
@@ -18,8 +18,9 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_patches import PATCHED_RASA_VERSION, apply_rasa_patches, validate_action_result
@@ -84,3 +85,35 @@ def test_refuses_other_rasa_versions(caplog: pytest.LogCaptureFixture) -> None:
         assert apply_rasa_patches(rasa_version="3.6.22") is False
     assert RemoteAction.__dict__["_validate_action_result"] is original
     assert "rasa_patches.skipped rasa=3.6.22 patched_for=3.6.21" in caplog.text
+
+
+def reference_event_class(type_name: str) -> type:
+    """Rasa 3.6.21's own lookup: the first subclass of Event, in its walk order, with that name."""
+    return next(cls for cls in all_subclasses(Event) if cls.type_name == type_name)
+
+
+def test_event_types_resolve_to_the_same_classes() -> None:
+    apply_rasa_patches()
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert Event.resolve_by_type(name) is reference_event_class(name), name
+    assert Event.from_parameters({"event": "slot", "name": "frustration", "value": 0.5}) == SlotSet("frustration", 0.5)
+
+
+def test_unknown_event_types_behave_as_before() -> None:
+    apply_rasa_patches()
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'no_such_event'."):
+        Event.resolve_by_type("no_such_event")
+
+
+def test_event_classes_defined_later_are_found() -> None:
+    apply_rasa_patches()
+    Event.resolve_by_type("user")  # the table exists before the new class does
+
+    class Escalated(ActionExecuted):
+        type_name = "test_escalated"
+
+    assert Event.resolve_by_type("test_escalated") is Escalated

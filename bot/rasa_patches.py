@@ -3,8 +3,8 @@
 Each fix replaces one function of the one Rasa release it was written against, keeps that
 function's behaviour, and refuses to apply to any other release: a newer Rasa may have fixed
 the problem (or changed the function), so it is logged and left alone. `bot/__init__.py`
-applies them in the Rasa process (`rasa run`, `rasa shell`, tests that load an agent); the
-action server, which imports `bot.pii` but never Rasa's core, is left as it is.
+applies them in every process that has Rasa's core loaded when `bot` is first imported
+(`rasa run`, `rasa shell`, `rasa run actions`, tests that load an agent).
 
 Fix 1, `RemoteAction._validate_action_result`: Rasa 3.6.21 checks every action-server reply
 with `jsonschema.validate(result, schema)`, which validates the *schema* again and builds a new

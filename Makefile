@@ -61,13 +61,7 @@ bench-latency: $(MODEL)  ## one-message NLU latency p50/p95 of the trained bot (
 bench-abuse: $(MODEL)  ## worst wait of a GET / while a 40,000-character message and an unsigned 10 MB SMS form are handled, this bot vs stock Rasa (~5 min)
 	$(BIN)/python benchmarks/abuse.py
 
-LOAD_VENV := .venv-load
-$(LOAD_VENV)/.installed: benchmarks/load/requirements.lock $(STAMP)
-	@test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
-	$(BIN)/uv pip install --python $(LOAD_VENV)/bin/python -r benchmarks/load/requirements.lock
-	@touch $@
-
-bench-load: $(MODEL) $(LOAD_VENV)/.installed  ## Locust: 50 conversations for 60 s, this bot vs the stock-DIET bot (trains it once, ~30 min)
+bench-load: $(MODEL)  ## the whole bot over REST (1 customer, 8 in a closed loop, 50 with pauses, turn 50 vs 5) vs the stock-DIET bot, and NLU alone (trains the stock bot once, slow)
 	$(BIN)/python benchmarks/load/run.py $(BENCH_ARGS)
 
 clean:

@@ -1,32 +1,48 @@
-"""`make bench-load`: the whole bot under concurrent conversations, against stock Rasa.
+"""`make bench-load`: the whole bot over REST, against the same bot with stock Rasa NLU.
 
 For each pipeline — this project's config.yml and the same bot with Rasa's stock NLU
 (WhitespaceTokenizer, CountVectorsFeaturizer word + char_wb 1–4, DIETClassifier and
-ResponseSelector 100 epochs each; same policies, actions, store and domain) — starts
-the action server and `rasa run` on 127.0.0.1 with a freshly seeded SQLite store, then
-runs Locust headless: N users, each a new customer writing a short conversation in one of
-the six languages (held-out sentences), 0.5–2 s between messages, over the REST channel. Reports
-requests/s, p50/p95/p99 latency and errors, their ratios, and writes
-`benchmarks/results/load.md` and `benchmarks/results/load_latency.png`.
+ResponseSelector 100 epochs each; same policies, actions, domain, tracker store and channels) —
+starts the action server and `rasa run` on 127.0.0.1 as `make run` has them (the redacting
+tracker store of endpoints.yml, a freshly seeded SQLite store), then measures, over the REST
+channel, each customer a new sender writing greet → order question → order number → FAQ →
+thanks in one of six languages (held-out sentences):
+
+- one customer alone: turn latency p50/p95;
+- turn cost against conversation length: one customer at a time writing 52 turns (the script
+  over and over); the median of turns 3–7 against turns 48–52;
+- closed loop: 8 customers, no pause between a reply and the next message, 30 s: turns/s, p50/p95;
+- 50 customers with 0.5–2 s pauses (a person reading and typing) for 60 s;
+- and, with the servers stopped, the NLU-only parse rate of the same model in-process
+  (`Agent.parse_message`, one message at a time) as the reference.
+
+Writes `benchmarks/results/load.md` and `benchmarks/results/load_latency.png` and prints ratios.
+The customers are asyncio tasks on aiohttp (Rasa's own HTTP client), not Locust: the closed loop
+and the per-turn-index figures need a few lines, Locust would need its own virtualenv, and its
+reports round percentiles to two significant digits.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import asyncio
 import hashlib
 import json
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+import aiohttp  # noqa: E402
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
@@ -43,20 +59,55 @@ CONVERSATION_INTENTS = ["greet", "order_status", "inform_order_number", "faq/shi
 STOCK_NLU = read_yaml_file(REPO / "benchmarks" / "configs" / "stock_diet.yml")["pipeline"]
 MODELS = REPO / "benchmarks" / ".models"
 RESULTS = REPO / "benchmarks" / "results"
-LOCUST = REPO / ".venv-load" / "bin" / "locust"
 PIPELINES = ["cs_transformer", "stock DIET"]
+# The tracker store exactly as `make run` has it, as YAML for tests/servers.py (JSON values are YAML).
+TRACKER_STORE = "tracker_store:\n" + "".join(
+    f"  {key}: {json.dumps(value)}\n" for key, value in read_yaml_file(REPO / "endpoints.yml")["tracker_store"].items()
+)
+REQUEST_TIMEOUT_S = 60
+LONG_TURNS, EARLY, LATE = 52, range(3, 8), range(48, 53)  # turn numbers from 1
 
 
 @dataclass
-class LoadResult:
+class Phase:
+    """Latencies (ms) and failures of one measurement."""
+
+    latencies: List[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    def record(self, elapsed_ms: Optional[float]) -> None:
+        if elapsed_ms is None:
+            self.errors += 1
+        else:
+            self.latencies.append(elapsed_ms)
+
+    @property
+    def turns_per_second(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: int) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1]
+
+
+@dataclass
+class BotResult:
     pipeline: str
-    requests: int
-    failures: int
-    requests_per_second: float
-    p50: float
-    p95: float
-    p99: float
-    history: List[Dict[str, float]]
+    single: Phase
+    closed: Phase
+    paced: Phase
+    by_turn: Dict[int, List[float]]
+    parse_per_second: float = 0.0
+    errors_long: int = 0
+
+    def turn_ms(self, turns: range) -> float:
+        return statistics.median(ms for turn in turns for ms in self.by_turn.get(turn, []))
+
+    @property
+    def growth(self) -> float:
+        return self.turn_ms(LATE) / self.turn_ms(EARLY)
 
 
 def conversations() -> List[List[str]]:
@@ -105,37 +156,103 @@ def stock_bot_model() -> Path:
     return model
 
 
-def run_locust(base: str, users: int, seconds: int, scripts: Path, prefix: Path) -> None:
-    subprocess.run(
-        [str(LOCUST), "-f", str(REPO / "benchmarks" / "load" / "locustfile.py"), "--headless",
-         "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", f"{seconds}s",
-         "--host", base, "--csv", str(prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING"],
-        cwd=REPO, env={"LOAD_CONVERSATIONS": str(scripts), "PATH": "/usr/bin:/bin"}, check=False,
-    )
+class Customer:
+    """One sender writing one scripted conversation, turn after turn."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, script: List[str]) -> None:
+        self.session, self.url, self.script = session, f"{base}/webhooks/rest/webhook", script
+        self.sender = f"load-{uuid.uuid4().hex[:12]}"
+        self.turn = 0
+
+    async def write(self) -> Optional[float]:
+        """Sends the next message; the round trip in ms, or None when the reply is not a non-empty list."""
+        text = self.script[self.turn % len(self.script)]
+        self.turn += 1
+        start = time.perf_counter()
+        try:
+            async with self.session.post(self.url, json={"sender": self.sender, "message": text}) as response:
+                replies = await response.json(content_type=None) if response.status == 200 else None
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            replies = None
+        elapsed = (time.perf_counter() - start) * 1000
+        return elapsed if isinstance(replies, list) and replies else None
 
 
-def read_result(pipeline: str, prefix: Path) -> LoadResult:
-    with open(f"{prefix}_stats.csv", encoding="utf-8") as stats:
-        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
-    with open(f"{prefix}_stats_history.csv", encoding="utf-8") as history_file:
-        history = [
-            {"second": float(row["Timestamp"]), "p50": float(row["50%"]), "p95": float(row["95%"])}
-            for row in csv.DictReader(history_file)
-            if row["Name"] == "Aggregated" and row["50%"] not in ("N/A", "0", "")
-        ]
-    start = history[0]["second"] if history else 0.0
-    for point in history:
-        point["second"] -= start
-    return LoadResult(
-        pipeline,
-        int(total["Request Count"]),
-        int(total["Failure Count"]),
-        float(total["Requests/s"]),
-        float(total["50%"]),
-        float(total["95%"]),
-        float(total["99%"]),
-        history,
-    )
+async def customers_for(seconds: float, session: aiohttp.ClientSession, base: str, scripts: List[List[str]],
+                        users: int, pause: Optional[tuple], rng: random.Random) -> Phase:
+    """`users` customers for `seconds`; each starts a new conversation when its script ends."""
+    phase = Phase()
+    deadline = time.monotonic() + seconds
+
+    async def customer(index: int) -> None:
+        if pause:  # people arrive over the first seconds, not all at once
+            await asyncio.sleep(rng.uniform(0, pause[1]))
+        while time.monotonic() < deadline:
+            person = Customer(session, base, rng.choice(scripts))
+            for _ in person.script:
+                if time.monotonic() >= deadline:
+                    return
+                phase.record(await person.write())
+                if pause:
+                    await asyncio.sleep(rng.uniform(*pause))
+
+    start = time.monotonic()
+    await asyncio.gather(*(customer(index) for index in range(users)))
+    phase.seconds = time.monotonic() - start
+    return phase
+
+
+async def measure_bot(pipeline: str, base: str, scripts: List[List[str]], closed_s: int, paced_s: int,
+                      long_conversations: int) -> BotResult:
+    rng = random.Random(1)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+        await customers_for(3, session, base, scripts, 1, None, rng)  # warm-up: first parses load lazily
+        single = Phase()
+        for script in scripts[:: len(scripts) // len(LANGUAGES)]:  # one conversation per language
+            person = Customer(session, base, script)
+            for _ in script:
+                single.record(await person.write())
+        by_turn: Dict[int, List[float]] = {}
+        errors_long = 0
+        for script in rng.sample(scripts, long_conversations):
+            person = Customer(session, base, script)
+            for turn in range(1, LONG_TURNS + 1):
+                elapsed = await person.write()
+                if elapsed is None:
+                    errors_long += 1
+                else:
+                    by_turn.setdefault(turn, []).append(elapsed)
+        print(f"   one customer p50 {single.percentile(50):.0f} ms; turns 3-7 vs 48-52 measured", flush=True)
+        closed = await customers_for(closed_s, session, base, scripts, 8, None, rng)
+        print(f"   closed loop: {closed.turns_per_second:.1f} turns/s, {closed.errors} errors", flush=True)
+        paced = await customers_for(paced_s, session, base, scripts, 50, (0.5, 2.0), rng)
+        print(f"   50 paced customers: p95 {paced.percentile(95):.0f} ms, {paced.errors} errors", flush=True)
+    return BotResult(pipeline, single, closed, paced, by_turn, errors_long=errors_long)
+
+
+PARSE_RATE_SCRIPT = """
+import asyncio, json, sys, time
+from rasa.core.agent import Agent
+texts = json.load(open(sys.argv[2], encoding="utf-8"))
+agent = Agent.load(sys.argv[1])
+async def main():
+    for text in texts[:20]:
+        await agent.parse_message(text)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < float(sys.argv[3]):
+        await agent.parse_message(texts[count % len(texts)])
+        count += 1
+    print("PARSES_PER_SECOND", count / (time.perf_counter() - start))
+asyncio.run(main())
+"""
+
+
+def parse_rate(model: Path, texts: Path, seconds: int) -> float:
+    """Messages/s of the model's NLU alone, in its own process (the servers are stopped by then)."""
+    done = subprocess.run([str(BIN / "python"), "-c", PARSE_RATE_SCRIPT, str(model), str(texts), str(seconds)],
+                          cwd=REPO, env=server_env(""), capture_output=True, text=True, check=True)
+    return float(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("PARSES_PER_SECOND")))
 
 
 def seeded_store(work: Path) -> str:
@@ -144,41 +261,63 @@ def seeded_store(work: Path) -> str:
     return url
 
 
-def report(results: List[LoadResult], users: int, seconds: int) -> str:
+def report(results: List[BotResult], args: argparse.Namespace) -> str:
     lines = [
         "# Load test: the whole bot over REST",
         "",
-        f"- Command: `make bench-load` ({users} concurrent conversations for {seconds} s per pipeline, Locust headless).",
-        f"- Hardware: {describe_hardware()}.",
-        "- Each user is a new customer writing greet → order question → order number → FAQ → thanks in one of "
-        "6 languages (held-out sentences, 10–60 characters), 0.5–2 s between messages; one Rasa process, "
-        "action server and SQLite store on the same machine; batch size 1 (Rasa parses one message at a time).",
+        f"- Command: `make bench-load` (benchmarks/load/run.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}).",
+        f"- Hardware: {describe_hardware()}; one Rasa process, its action server and the load generator share it.",
+        "- Bot as `make run` has it: REST channel, redacting tracker store (memory), action server, SQLite store. "
+        "Customers write greet → order question → order number → FAQ → thanks in one of 6 languages "
+        "(held-out sentences); an error is a reply that is not a non-empty list.",
         "",
-        "| pipeline | requests | errors | requests/s | p50 ms | p95 ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| pipeline | one customer p50 / p95 ms | closed loop, 8 customers, " + f"{args.closed_seconds} s: turns/s | p50 / p95 ms "
+        f"| errors | 50 customers, 0.5–2 s pauses, {args.paced_seconds} s: turns/s | p50 / p95 ms | errors "
+        "| turns 48–52 / turns 3–7 | NLU alone, parses/s | closed loop / NLU alone |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r.pipeline} | {r.requests} | {r.failures} | {r.requests_per_second:.1f} | {r.p50:.0f} | {r.p95:.0f} | {r.p99:.0f} |")
-    if len(results) == 2 and results[1].p95:
+        lines.append(
+            f"| {r.pipeline} | {r.single.percentile(50):.0f} / {r.single.percentile(95):.0f} "
+            f"| {r.closed.turns_per_second:.1f} | {r.closed.percentile(50):.0f} / {r.closed.percentile(95):.0f} | {r.closed.errors} "
+            f"| {r.paced.turns_per_second:.1f} | {r.paced.percentile(50):.0f} / {r.paced.percentile(95):.0f} | {r.paced.errors} "
+            f"| {r.turn_ms(LATE):.0f} / {r.turn_ms(EARLY):.0f} ms = {r.growth:.2f}x | {r.parse_per_second:.0f} "
+            f"| {r.closed.turns_per_second / r.parse_per_second:.2f} |"
+        )
+    lines += ["", f"Turn cost: {args.long_conversations} conversations of {LONG_TURNS} turns, one customer at a time, "
+              "median over the conversations and the five turns of each window; errors in them: "
+              + ", ".join(f"{r.pipeline} {r.errors_long}" for r in results) + "."]
+    if len(results) == 2:
         ours, stock = results
-        lines += [
-            "",
-            f"Ratios (cs_transformer / stock): requests/s {ours.requests_per_second / stock.requests_per_second:.2f}x, "
-            f"p50 {ours.p50 / stock.p50:.2f}x, p95 {ours.p95 / stock.p95:.2f}x, p99 {ours.p99 / stock.p99:.2f}x.",
-        ]
+        lines += ["", "Ratios (cs_transformer / stock DIET): "
+                  f"one customer p50 {ours.single.percentile(50) / stock.single.percentile(50):.2f}x, "
+                  f"closed-loop turns/s {ours.closed.turns_per_second / stock.closed.turns_per_second:.2f}x, "
+                  f"closed-loop p95 {ours.closed.percentile(95) / stock.closed.percentile(95):.2f}x, "
+                  f"paced p95 {ours.paced.percentile(95) / stock.paced.percentile(95):.2f}x, "
+                  f"NLU parses/s {ours.parse_per_second / stock.parse_per_second:.2f}x."]
     return "\n".join(lines) + "\n"
 
 
-def plot(results: List[LoadResult], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(8, 4.2))
-    for result, colour in zip(results, ("tab:blue", "tab:orange")):
-        seconds = [p["second"] for p in result.history]
-        axis.plot(seconds, [p["p50"] for p in result.history], color=colour, label=f"{result.pipeline} p50")
-        axis.plot(seconds, [p["p95"] for p in result.history], color=colour, linestyle="--", label=f"{result.pipeline} p95")
-    axis.set_xlabel("seconds into the test")
-    axis.set_ylabel("response time (ms, cumulative percentile)")
-    axis.set_title("REST round trip under concurrent conversations")
-    axis.legend()
+def plot(results: List[BotResult], path: Path) -> None:
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    labels = ["one customer", "closed loop, 8", "50 with pauses"]
+    width = 0.38
+    for index, (result, colour) in enumerate(zip(results, ("tab:blue", "tab:orange"))):
+        phases = [result.single, result.closed, result.paced]
+        x = [i + index * width for i in range(len(phases))]
+        left.bar(x, [p.percentile(95) for p in phases], width, color=colour, alpha=0.45, label=f"{result.pipeline} p95")
+        left.bar(x, [p.percentile(50) for p in phases], width, color=colour, label=f"{result.pipeline} p50")
+        turns = sorted(result.by_turn)
+        right.plot(turns, [statistics.median(result.by_turn[t]) for t in turns], color=colour, label=result.pipeline)
+    left.set_xticks([i + width / 2 for i in range(len(labels))], labels)
+    left.set_ylabel("REST round trip, ms")
+    left.set_title("Turn latency")
+    left.legend(fontsize=8)
+    right.set_xlabel("turn of the conversation")
+    right.set_ylabel("median round trip, ms (one customer)")
+    right.set_title("Turn cost against conversation length")
+    right.set_ylim(bottom=0)
+    right.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -186,30 +325,32 @@ def plot(results: List[LoadResult], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--closed-seconds", type=int, default=30)
+    parser.add_argument("--paced-seconds", type=int, default=60)
+    parser.add_argument("--long-conversations", type=int, default=6)
+    parser.add_argument("--parse-seconds", type=int, default=20)
     parser.add_argument("--pipelines", nargs="+", default=PIPELINES, choices=PIPELINES)
     args = parser.parse_args()
-    if not LOCUST.exists():
-        raise SystemExit("Locust is missing: run `make bench-load` (it creates .venv-load).")
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    scripts = work / "conversations.json"
-    scripts.write_text(json.dumps(conversations(), ensure_ascii=False), encoding="utf-8")
+    scripts = conversations()
+    texts = work / "texts.json"
+    texts.write_text(json.dumps([text for script in scripts for text in script], ensure_ascii=False), encoding="utf-8")
     results = []
     for pipeline in args.pipelines:
         # The stock bot is trained (once per data version) only when it is asked for.
         model = REPO / "models" / "shop.tar.gz" if pipeline == "cs_transformer" else stock_bot_model()
-        print(f"== {pipeline}: {args.users} conversations for {args.seconds} s", flush=True)
+        print(f"== {pipeline}", flush=True)
         run_dir = work / pipeline.replace(" ", "_")
         run_dir.mkdir()
-        with running_bot(run_dir, seeded_store(run_dir), model=model) as base:
-            run_locust(base, args.users, args.seconds, scripts, run_dir / "locust")
-        result = read_result(pipeline, run_dir / "locust")
-        print(f"   {result.requests} requests, {result.failures} errors, {result.requests_per_second:.1f}/s, "
-              f"p50/p95/p99 {result.p50:.0f}/{result.p95:.0f}/{result.p99:.0f} ms", flush=True)
+        with running_bot(run_dir, seeded_store(run_dir), model=model,
+                         extra_endpoints=TRACKER_STORE) as base:
+            result = asyncio.run(measure_bot(pipeline, base, scripts, args.closed_seconds, args.paced_seconds,
+                                             args.long_conversations))
+        result.parse_per_second = parse_rate(model, texts, args.parse_seconds)
+        print(f"   NLU alone {result.parse_per_second:.0f} parses/s; turn 48-52 / 3-7: {result.growth:.2f}x", flush=True)
         results.append(result)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = report(results, args.users, args.seconds)
+    text = report(results, args)
     (RESULTS / "load.md").write_text(text, encoding="utf-8")
     plot(results, RESULTS / "load_latency.png")
     print(text)

@@ -6,7 +6,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from rasa.core.tracker_store import InMemoryTrackerStore
+import pytest
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -63,3 +64,96 @@ def test_memory_store_default_keeps_working() -> None:
     back = asyncio.run(store.retrieve("redaction-2"))
     assert back.latest_message.text == "order 10001 please"
     assert "[email]" in back.events[1].text and list(asyncio.run(store.keys())) == ["redaction-2"]
+
+
+def stored_events(database: Path) -> str:
+    with sqlite3.connect(database) as connection:
+        return "\n".join(row[0] for row in connection.execute("SELECT data FROM events"))
+
+
+def test_later_turns_are_redacted_and_earlier_ones_kept(tmp_path: Path) -> None:
+    """Turn by turn, as Rasa does it: read the tracker, add the turn's events, save."""
+    database = tmp_path / "trackers.db"
+    store = RedactingTrackerStore(Domain.load(REPO / "domain.yml"), store="sql", dialect="sqlite", db=str(database))
+    asyncio.run(store.save(conversation("turns")))
+
+    tracker = asyncio.run(store.retrieve("turns"))
+    earlier = len(tracker.events)
+    for event in [
+        ActionExecuted("action_listen"),
+        UserUttered(f"my card is {CARD}, new address {ADDRESS}", {"name": "inform", "confidence": 0.9},
+                    [{"entity": "address", "value": ADDRESS, "start": 0, "end": 1}]),
+        BotUttered(f"Shipping to {ADDRESS}; we mail {EMAIL}."),
+        UserUttered("order 10002 too", {"name": "order_status", "confidence": 0.9}),
+    ]:
+        tracker.update(event)
+    asyncio.run(store.save(tracker))
+
+    stored = stored_events(database)
+    for secret in (CARD, EMAIL, PHONE, ADDRESS, "Calle Mayor"):
+        assert secret not in stored, secret
+    assert "Shipping to [address]; we mail [email]." in stored and "10001" in stored and "10002" in stored
+    back = asyncio.run(store.retrieve("turns"))
+    assert len(back.events) == earlier + 4 and back.latest_message.text == "order 10002 too"
+    assert tracker.events[-3].entities[0]["value"] == ADDRESS  # Rasa's own tracker keeps its values
+
+
+def test_a_tracker_not_read_from_the_store_is_redacted_whole(tmp_path: Path) -> None:
+    """E.g. Rasa's API replacing a conversation's events: none of them is trusted as redacted."""
+    database = tmp_path / "trackers.db"
+    store = RedactingTrackerStore(Domain.load(REPO / "domain.yml"), store="sql", dialect="sqlite", db=str(database))
+    asyncio.run(store.save(conversation("replaced")))
+    asyncio.run(store.retrieve("replaced"))  # the store knows how many events it holds: 6
+
+    clear = [*conversation("replaced").events, *conversation("replaced").events]
+    replacement = DialogueStateTracker.from_events("replaced", clear, slots=Domain.load(REPO / "domain.yml").slots)
+    asyncio.run(store.save(replacement))
+
+    assert EMAIL not in stored_events(database) and CARD not in stored_events(database)
+    assert len(asyncio.run(store.retrieve("replaced")).events) == len(replacement.events)
+
+
+def deep(levels: int, leaf: object) -> object:
+    value = leaf
+    for _ in range(levels):
+        value = {"next": [value]}
+    return value
+
+
+def test_deep_metadata_is_stored_redacted_or_refused_never_clear(tmp_path: Path) -> None:
+    """Rasa wraps every tracker store in FailSafeTrackerStore, which keeps the clear tracker if save raises."""
+    database = tmp_path / "trackers.db"
+    store = FailSafeTrackerStore(RedactingTrackerStore(Domain.load(REPO / "domain.yml"), store="sql",
+                                                       dialect="sqlite", db=str(database)))
+    tracker = conversation("deep")
+    tracker.update(UserUttered(f"mail {EMAIL}", {"name": "inform", "confidence": 0.9},
+                               metadata={"shallow": EMAIL, "deep": deep(5000, EMAIL)}))
+
+    asyncio.run(store.save(tracker))
+
+    stored = stored_events(database)
+    assert EMAIL not in stored and "mail [email]" in stored and "[removed: nested too deep]" in stored
+    assert store._fallback_tracker_store is None  # nothing was kept in clear in memory
+
+
+def test_a_failed_save_stores_nothing_in_clear(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    database = tmp_path / "trackers.db"
+    store = FailSafeTrackerStore(RedactingTrackerStore(Domain.load(REPO / "domain.yml"), store="sql",
+                                                       dialect="sqlite", db=str(database)))
+    tracker = conversation("unstorable")
+    tracker.update(UserUttered(f"mail {EMAIL}", metadata={"not json": {1, 2}}))  # the inner store cannot write it
+
+    asyncio.run(store.save(tracker))
+
+    assert "tracker_store.save_refused sender=unstorable" in caplog.text and EMAIL not in caplog.text
+    assert EMAIL not in stored_events(database) and store._fallback_tracker_store is None
+
+
+def test_a_long_message_is_redacted(tmp_path: Path) -> None:
+    """Above the size threshold redaction runs in a worker thread; what is stored is the same."""
+    store = RedactingTrackerStore(Domain.load(REPO / "domain.yml"))
+    tracker = conversation("long")
+    tracker.update(UserUttered("words " * 20_000 + f"mail {EMAIL} or call {PHONE}"))
+    asyncio.run(store.save(tracker))
+    back = asyncio.run(store.retrieve("long"))
+    assert back.latest_message.text.endswith("mail [email] or call [phone]")

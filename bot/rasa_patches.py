@@ -1,0 +1,111 @@
+"""Pinned fixes to Rasa Open Source itself, applied when the bot's Rasa-side code loads.
+
+Each fix replaces one function of the one Rasa release it was written against, keeps that
+function's behaviour, and refuses to apply to any other release: a newer Rasa may have fixed
+the problem (or changed the function), so it is logged and left alone. `bot/__init__.py`
+applies them in every process that has Rasa's core loaded when `bot` is first imported
+(`rasa run`, `rasa shell`, `rasa run actions`, tests that load an agent).
+
+Fix 1, `RemoteAction._validate_action_result`: Rasa 3.6.21 checks every action-server reply
+with `jsonschema.validate(result, schema)`, which validates the *schema* again and builds a new
+validator on every call; under load that was 35-64 % of the Rasa process's CPU. Here the
+validator is built (and the schema checked) once per schema, and each reply goes through the
+same checks: the error raised is the one `jsonschema.validate` picks (`best_match`), with
+Rasa's own hint appended. Upstream, the same change is a module-level cached validator in
+`rasa/core/actions/action.py`.
+
+Fix 2, `Event.resolve_by_type`: Rasa 3.6.21 walks every subclass of `Event` (with an
+`inspect.isabstract` check each) to turn an event's type name into its class, once per event
+it reads: from the tracker store on every turn, from every action-server reply. That walk was
+90 % of a tracker's deserialisation, so reading a conversation cost ~0.2 ms per event. Here the
+type names map to classes in a table built from the same walk (first class in the walk's order
+wins, as before); a name not in the table walks again, so event classes defined later are
+still found. Unknown names behave as before (`topic` → None, else `default`, else ValueError).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Dict, Optional, Text, Type
+
+import rasa
+from jsonschema import Validator
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
+from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+from rasa.shared.utils.common import all_subclasses
+
+logger = logging.getLogger(__name__)
+
+PATCHED_RASA_VERSION = "3.6.21"
+
+
+def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
+    """Installs the fixes on Rasa `PATCHED_RASA_VERSION`; on any other version logs why not.
+
+    Idempotent. Returns whether the fixes are in place.
+    """
+    from rasa.core.actions.action import RemoteAction
+
+    if rasa_version != PATCHED_RASA_VERSION:
+        logger.warning(
+            "rasa_patches.skipped rasa=%s patched_for=%s: Rasa runs unpatched (slower action replies and "
+            "event reading); check whether this release still needs the fixes, then update bot/rasa_patches.py",
+            rasa_version,
+            PATCHED_RASA_VERSION,
+        )
+        return False
+    if RemoteAction._validate_action_result is not validate_action_result:
+        RemoteAction._validate_action_result = validate_action_result
+        Event.resolve_by_type = staticmethod(resolve_event_type)
+        logger.info("rasa_patches.applied rasa=%s fixes=action_reply_validator,event_type_table", rasa_version)
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(action_class: type) -> Validator:
+    """The validator of `action_class`'s reply schema, the schema checked once (as `validate` does)."""
+    schema = action_class.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
+    """Rasa 3.6.21's `RemoteAction._validate_action_result`, with its validator built once."""
+    error = best_match(_validator(type(self)).iter_errors(result))
+    if error is None:
+        return True
+    error.message += (
+        f". Failed to validate Action server response from API, "
+        f"make sure your response from the Action endpoint is valid. "
+        f"For more information about the format visit "
+        f"{DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+_event_classes: Dict[Text, Type[Event]] = {}
+
+
+def _refresh_event_classes() -> None:
+    table: Dict[Text, Type[Event]] = {}
+    for cls in all_subclasses(Event):
+        table.setdefault(cls.type_name, cls)
+    _event_classes.clear()
+    _event_classes.update(table)
+
+
+def resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
+    """Rasa 3.6.21's `Event.resolve_by_type`, from a table instead of a walk per event."""
+    if type_name not in _event_classes:
+        _refresh_event_classes()
+    if type_name in _event_classes:
+        return _event_classes[type_name]
+    if type_name == "topic":
+        return None  # backwards compatibility to support old TopicSet evts
+    if default is not None:
+        return default
+    raise ValueError(f"Unknown event name '{type_name}'.")

@@ -17,7 +17,9 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from actions.store.seed import demo_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
+from tests.client import tracker
 from tests.responses import identify
 from tests.servers import running_bot
 
@@ -35,7 +37,7 @@ SLOW_API_S = 3.0
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 CREDENTIALS = """\
-rest:
+bot.rest.GuestRestInput:
 bot.slack.SlackInput:
   slack_token: ${{SLACK_BOT_TOKEN}}
   slack_signing_secret: ${{SLACK_SIGNING_SECRET}}
@@ -61,7 +63,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, slack_api: StandIn) -> Iterato
     store_url = f"sqlite:///{tmp / 'store.db'}"
     reset(store_url)
     store = Store(store_url)
-    store.link_identity(store.customer_for_identity("rest", "lukas").id, "slack", LUKAS)
+    store.link_identity(store.customer_for_identity("web", demo_sender("lukas")).id, "slack", slack_sender(LUKAS))
     store.close()
     credentials = tmp / "credentials.yml"
     credentials.write_text(CREDENTIALS.format(api=slack_api.url))
@@ -128,9 +130,13 @@ def reply_of(request: Recorded) -> tuple:
     return identify(html.unescape(request.json()["text"]))
 
 
-def user_events(bot: str, sender: str) -> List[Dict[str, Any]]:
-    tracker = requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10).json()
-    return [event for event in tracker["events"] if event["event"] == "user"]
+def slack_sender(user: str, team: str = TEAM) -> str:
+    """The sender id bot/slack.py gives a user of a workspace."""
+    return f"slack:{team}:{user}"
+
+
+def user_events(bot: str, user: str) -> List[Dict[str, Any]]:
+    return [event for event in tracker(bot, slack_sender(user))["events"] if event["event"] == "user"]
 
 
 def wait_for_user_events(bot: str, sender: str, count: int, timeout: float = 10) -> List[Dict[str, Any]]:

@@ -9,7 +9,7 @@ sender id comes from the session only (`web:<random>`); a `sender` in the body i
 without a valid session the answer is 401 with the reason.
 `GET /webhooks/web/demo/<customer>` signs the browser in as a seeded demo customer, only when
 `CS_DEMO_SIGN_IN=1` (`make run` sets it and says so in the log); otherwise it is a 404.
-Every route checks the Host header (bot/hosts.py).
+Every route checks the Host header (bot/hosts.py); POSTs must be `application/json`.
 """
 
 from __future__ import annotations
@@ -82,8 +82,12 @@ class WebChatInput(InputChannel):
         web = Blueprint("web_chat", __name__)
 
         @web.middleware("request")
-        async def check_host(request: Request) -> Optional[HTTPResponse]:
-            return refuse_foreign_host(request, self._hosts)
+        async def check_request(request: Request) -> Optional[HTTPResponse]:
+            refused = refuse_foreign_host(request, self._hosts)
+            if refused is None and request.method == "POST" and request.content_type.split(";")[0] != "application/json":
+                # A form on another site can POST text/plain or form bodies without a CORS check; JSON it cannot.
+                return response.json({"error": "Send the body as JSON, with Content-Type: application/json."}, status=415)
+            return refused
 
         @web.route("/", methods=["GET"])
         async def page(request: Request) -> HTTPResponse:

@@ -202,3 +202,10 @@ def test_a_foreign_host_cannot_start_a_session_or_talk(bot: Bot) -> None:
     assert requests.post(f"{bot.url}/webhooks/web/session", json={}, headers=foreign, timeout=60).status_code == 403
     reply = requests.post(f"{bot.url}/webhooks/rest/webhook", json={"sender": "x", "message": "hi"}, headers=foreign, timeout=60)
     assert reply.status_code == 403 and "CS_ALLOWED_HOSTS" in reply.json()["error"]
+
+
+def test_the_web_chat_takes_json_only(bot: Bot) -> None:
+    """A form on another site can post text/plain without asking the browser; JSON it cannot."""
+    for path in ("session", "webhook"):
+        reply = requests.post(f"{bot.url}/webhooks/web/{path}", data='{"restart": true}', headers={"Content-Type": "text/plain"}, timeout=60)
+        assert reply.status_code == 415 and "application/json" in reply.json()["error"]

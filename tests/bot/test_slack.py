@@ -30,6 +30,7 @@ TOKEN = "xoxb-test-token"
 TEAM = "TNORDHAVEN"
 LOCALE = "es-ES"
 LUKAS = "ULUKAS0001"  # linked to the seeded customer Lukas (German, order 20001 processing)
+LUKAS_ORDER = "20001"
 POST_MESSAGE = "/api/chat.postMessage"
 USERS_INFO = "/api/users.info"
 QUIET_S = 2.0  # how long "nothing happened" is watched for
@@ -262,6 +263,18 @@ def test_buttons_are_block_kit_and_a_click_sends_the_buttons_payload(bot: str, s
     answer = slack_api.wait_for(posted_to("CLUKAS0001"), count=2)[1]
     assert reply_of(answer) == ("utter_cancel_aborted", "de")
     assert answer.json()["thread_ts"] == thread
+
+
+def test_lukas_user_id_from_another_workspace_is_not_lukas(bot: str, slack_api: StandIn) -> None:
+    """The sender id is `slack:<team>:<user>`: the same user id signed for another team is a stranger."""
+    envelope = message_event("wo bleibt meine Bestellung?", LUKAS, "COTHER0001")
+    envelope["team_id"] = envelope["event"]["team"] = "TOTHERTEAM"
+    send(bot, envelope)
+    [posted] = slack_api.wait_for(posted_to("COTHER0001"))
+    assert reply_of(posted)[0] == "utter_ask_order_number" and LUKAS_ORDER not in posted.json()["text"]
+    send(bot, message_event("wo bleibt meine Bestellung?", LUKAS, "CHOME00001"))  # the control: his own team
+    [own] = slack_api.wait_for(posted_to("CHOME00001"))
+    assert reply_of(own)[0].startswith("utter_order_status_") and LUKAS_ORDER in own.json()["text"]
 
 
 def test_bot_posts_edits_and_other_events_are_acknowledged_but_not_answered(bot: str, slack_api: StandIn) -> None:

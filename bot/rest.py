@@ -11,7 +11,6 @@ A deployment can require a bearer token: `CS_REST_TOKEN` in the environment, sen
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -24,8 +23,6 @@ from actions.store import Store
 from bot.handoff import held_by_agent
 from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
-
-logger = logging.getLogger(__name__)
 
 REST_TOKEN_ENV = "CS_REST_TOKEN"
 

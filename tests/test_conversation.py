@@ -3,7 +3,6 @@ guests over REST, seeded customers through the web chat's demo sign-in (tests/cl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest

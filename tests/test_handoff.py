@@ -155,7 +155,7 @@ def test_sms_stays_silent_without_twiml_text_until_released(bot: str) -> None:
     assert rest(bot, phone, "wo bleibt meine Bestellung?")
     assert rest(bot, sms_sender(phone), "Hallo?")
     [held] = [t for t in agent(bot, "GET", "/tickets").json()["tickets"] if t["id"] == ticket]
-    assert "(rest)" not in held["transcript"] and held["sender"] == sms_sender(phone)
+    assert "(rest)" not in held["transcript"] and held["sender_id"] == sms_sender(phone)
     assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
     assert sms(bot, phone, "wo bleibt meine Bestellung?")
 

@@ -61,7 +61,8 @@
         })
       });
       const body = await res.json();
-      if (res.status === 401) { ready = startSession(false); }
+      // An expired session: a fresh one starts a new conversation, then the reason is shown in it.
+      if (res.status === 401) { ready = startSession(false); await ready; }
       if (!res.ok) { add({ kind: "error", text: body.error || ("Error " + res.status) }); return; }
       body.forEach(function (m) {
         if (m.text) { add({ kind: "bot", text: m.text }); }

@@ -21,7 +21,7 @@ from actions.store.seed import demo_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
 from tests.client import tracker
 from tests.responses import identify
-from tests.servers import running_bot
+from tests.servers import API_TOKEN, running_bot
 
 pytestmark = pytest.mark.slow
 
@@ -314,7 +314,7 @@ def test_bad_bodies_get_a_4xx_with_a_reason_and_the_bot_keeps_running(bot: str, 
     reply = post(bot, body, signature_headers(body), content_type)
     assert reply.status_code == status
     assert reply.json()["error"]
-    assert requests.get(f"{bot}/status", timeout=10).status_code == 200
+    assert requests.get(f"{bot}/status", params={"token": API_TOKEN}, timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("key, variable", [("slack_signing_secret", "SLACK_SIGNING_SECRET"), ("slack_token", "SLACK_BOT_TOKEN")])

@@ -23,7 +23,7 @@ from bot.sms import HELP_TEXTS, SmsConfigError, SmsSettings, TwilioSmsInput, key
 from tests.bot.stand_in import StandIn, running_stand_in
 from tests.client import tracker
 from tests.responses import identify
-from tests.servers import BIN, MODEL, free_port, running_bot, server_env
+from tests.servers import API_TOKEN, BIN, MODEL, free_port, running_bot, server_env
 
 slow = pytest.mark.slow
 
@@ -325,7 +325,7 @@ def test_bad_input_is_refused_with_a_reason_and_the_server_keeps_running(
 ) -> None:
     answer = post_signed(webhook(bot), form)
     assert answer.status_code == status and reason in answer.text
-    assert requests.get(f"{bot}/status", timeout=10).status_code == 200
+    assert requests.get(f"{bot}/status", params={"token": API_TOKEN}, timeout=10).status_code == 200
 
 
 @slow

@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DEFAULT_LANGUAGE = "en"
+# Channels whose sender ids the channel itself authenticated (a session the server issued, a
+# signed Slack event, a signed Twilio request); only these can be linked to a customer.
+IDENTIFYING_CHANNELS = frozenset({"web", "slack", "sms"})
+# REST senders (and any sender id we did not namespace) are always guests.
+GUEST_CHANNEL = "rest"
 
 
 @lru_cache(maxsize=1)
@@ -40,7 +45,14 @@ async def in_thread(function: Callable[..., T], *args: Any) -> T:
 
 
 def channel_of(tracker: Tracker) -> Text:
-    return tracker.get_latest_input_channel() or "rest"
+    """The channel that really received this conversation's messages: the prefix of its sender id.
+
+    Our channels namespace every sender id (`web:…`, `rest:…`, `sms:+…`, `slack:<team>:<user>`)
+    from what they authenticated; `input_channel` is not used because Rasa's REST channel and
+    HTTP API take it from the request body. A sender id without a known prefix is a guest's.
+    """
+    prefix = tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
+    return prefix if prefix in IDENTIFYING_CHANNELS else GUEST_CHANNEL
 
 
 def language_of(tracker: Tracker) -> Text:
@@ -48,8 +60,15 @@ def language_of(tracker: Tracker) -> Text:
 
 
 async def current_customer(store: Store, tracker: Tracker) -> Optional[CustomerView]:
-    """The customer behind this conversation, or None for a sender we do not know."""
-    return await in_thread(store.customer_for_identity, channel_of(tracker), tracker.sender_id)
+    """The customer behind this conversation, or None for a guest or a sender we do not know.
+
+    Identities are looked up by (channel, namespaced sender id), so a web sender can never be
+    the SMS customer whose number it copies; REST senders are never anybody's.
+    """
+    channel = channel_of(tracker)
+    if channel == GUEST_CHANNEL:
+        return None
+    return await in_thread(store.customer_for_identity, channel, tracker.sender_id)
 
 
 def localized_date(value: Optional[dt.date], language: Text) -> Text:

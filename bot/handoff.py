@@ -3,6 +3,8 @@
 Rasa's `ConversationPaused` silences the one conversation the handoff happened in. A customer
 can write on another channel too (the store maps each channel's sender to the customer); while
 their ticket is open, those messages go to the ticket for the agent and get no bot reply.
+Senders are matched by their namespaced id (`sms:+…`, `web:…`): a web sender named like a phone
+number is never the SMS customer with that number.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ share it through Redis.
 
 Replies go through slack_sdk to `slack_api_url` (Slack's own by default), into the thread the
 message came from. Each user message carries metadata: the Slack user, channel, team, thread and
-the user's Slack locale (a language hint, from `users.info`, cached). The sender id is the
-Slack user id.
+the user's Slack locale (a language hint, from `users.info`, cached). The sender id is
+`slack:<team>:<user>`, from the signed event: the same user id in another workspace is someone else.
 """
 
 from __future__ import annotations
@@ -72,6 +72,11 @@ class SlackMessage:
     channel: Text
     team: Optional[Text]
     thread_ts: Optional[Text]
+
+    @property
+    def sender_id(self) -> Text:
+        """Who wrote, namespaced by channel and workspace (actions/common.py reads the prefix)."""
+        return f"slack:{self.team or '-'}:{self.user}"
 
     def metadata(self, locale: Optional[Text]) -> Dict[Text, Text]:
         fields = {
@@ -204,12 +209,12 @@ class SlackInput(InputChannel):
 
     async def _answer(self, message: SlackMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         try:
-            if await held_by_agent(self._store, self.name(), message.user, message.text):
+            if await held_by_agent(self._store, self.name(), message.sender_id, message.text):
                 return  # an agent answers this customer, not the bot
             locale = await self._locale(message.user)
             output = SlackOutput(self._client, message.channel, message.thread_ts)
             await on_new_message(
-                UserMessage(message.text, output, message.user, input_channel=self.name(), metadata=message.metadata(locale))
+                UserMessage(message.text, output, message.sender_id, input_channel=self.name(), metadata=message.metadata(locale))
             )
         except Exception:  # nobody awaits this task: log, or the failure goes unseen
             logger.exception("slack.answer_failed channel=%s", message.channel)

@@ -70,6 +70,7 @@ SEEN_MAX_SIDS = 10_000
 BUTTONS_TTL_S = 3600
 BUTTONS_MAX_NUMBERS = 10_000
 REPLY_MODES = ("twiml", "rest")
+SENDER_PREFIX = "sms:"
 _MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -173,6 +174,15 @@ def _check_max_segments(values: Dict[Text, Any]) -> None:
         raise SmsConfigError(f"bot.sms.TwilioSmsInput: max_segments must be a whole number from 1 to {MAX_SEGMENTS}.")
 
 
+def sms_sender(phone: Text) -> Text:
+    """The sender id of a number Twilio's signed request vouches for (actions/common.py reads the prefix)."""
+    return f"{SENDER_PREFIX}{phone}"
+
+
+def phone_of(sender_id: Text) -> Text:
+    return sender_id[len(SENDER_PREFIX):] if sender_id.startswith(SENDER_PREFIX) else sender_id
+
+
 def language_hint(phone: Text) -> Optional[Text]:
     """The language suggested by the number's country calling code, if we serve that country."""
     return next((language for code, language in COUNTRY_LANGUAGES.items() if phone.startswith(code)), None)
@@ -235,14 +245,14 @@ class SmsOutput(OutputChannel):
         return "sms"
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self._send(recipient_id, text, payloads=())
+        await self._send(phone_of(recipient_id), text, payloads=())
 
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
     ) -> None:
         titles = [button["title"] for button in buttons]
         payloads = tuple(button.get("payload") or button["title"] for button in buttons)
-        await self._send(recipient_id, numbered_buttons(text, titles), payloads)
+        await self._send(phone_of(recipient_id), numbered_buttons(text, titles), payloads)
 
     async def send_help(self, recipient_id: Text, text: Text) -> None:
         """The one text an opted-out number still gets: carriers require HELP to be answered."""
@@ -360,12 +370,12 @@ class TwilioSmsInput(InputChannel):
             logger.info("sms.opt_out opted_out=%s", opted_out)
         elif await asyncio.to_thread(self._store.is_sms_opted_out, phone):
             logger.info("sms.ignored reason=opted_out")
-        elif await held_by_agent(self._store, self.name(), phone, inbound.text):
+        elif await held_by_agent(self._store, self.name(), sms_sender(phone), inbound.text):
             logger.info("sms.ignored reason=agent_holds_customer")
         else:
             text = button_choice(inbound.text, self._buttons.get(phone) or ()) or inbound.text
             await on_new_message(
-                UserMessage(text, output, phone, input_channel=self.name(), metadata=inbound.metadata())
+                UserMessage(text, output, sms_sender(phone), input_channel=self.name(), metadata=inbound.metadata())
             )
 
     def _output(self, replies: List[Text]) -> SmsOutput:

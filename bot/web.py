@@ -1,14 +1,23 @@
-"""The web chat channel: a page served by the bot itself, and its JSON webhook.
+"""The web chat channel: a page served by the bot itself, its session and its JSON webhook.
 
 `GET /webhooks/web/` serves the chat page (no CDN: everything is in bot/static).
-`POST /webhooks/web/webhook` takes `{"sender", "message", "metadata": {"locale", "session_id"}}`
-and answers with the bot's messages (text, buttons), like Rasa's REST channel, but it
-validates its input (4xx with a reason) and keeps the page's metadata on the tracker.
+`POST /webhooks/web/session` gives the browser its session (bot/web_session.py): the one in its
+cookie if it is valid, else a fresh guest session (`{"restart": true}` always starts a new one).
+`POST /webhooks/web/webhook` takes `{"message", "metadata": {"locale", "session_id"}}` with
+that cookie and answers with the bot's messages (text, buttons), like Rasa's REST channel. The
+sender id comes from the session only (`web:<random>`); a `sender` in the body is ignored, and
+without a valid session the answer is 401 with the reason.
+`GET /webhooks/web/demo/<customer>` signs the browser in as a seeded demo customer, only when
+`CS_DEMO_SIGN_IN=1` (`make run` sets it and says so in the log); otherwise it is a 404.
+Every route checks the Host header (bot/hosts.py); POSTs must be `application/json`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -17,16 +26,21 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.store import Store
+from actions.store import Store, StoreError
 from bot.handoff import held_by_agent
 from bot.http_limits import limit_server, require_json_content_type, with_security_headers
+from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
+from actions.store.seed import demo_sender
+from bot.web_session import COOKIE, InvalidSession, Sessions, new_guest_sender
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 METADATA_KEYS = {"locale": 35, "session_id": 64}
+DEMO_SIGN_IN_ENV = "CS_DEMO_SIGN_IN"
+COOKIE_PATH = "/webhooks/web/"
 
 
 def page_metadata(raw: Any) -> Dict[Text, Text]:
@@ -38,11 +52,24 @@ def page_metadata(raw: Any) -> Dict[Text, Text]:
     return {key: str(raw[key])[:limit] for key, limit in METADATA_KEYS.items() if raw.get(key)}
 
 
-class WebChatInput(InputChannel):
-    """Serves the chat page and receives its messages."""
+def conversation_tag(sender_id: Text) -> Text:
+    """What the page may know of its session: enough to tell one conversation from another."""
+    return hashlib.sha256(sender_id.encode()).hexdigest()[:16]
 
-    def __init__(self, store: Store) -> None:
+
+class WebChatInput(InputChannel):
+    """Serves the chat page, issues its sessions and receives its messages."""
+
+    def __init__(self, store: Store, sessions: Sessions, demo_sign_in: bool) -> None:
         self._store = store
+        self._sessions = sessions
+        self._demo_sign_in = demo_sign_in
+        self._hosts = allowed_hosts()
+        if demo_sign_in:
+            logger.warning(
+                "web.demo_sign_in_on: /webhooks/web/demo/<customer> signs anyone in as a demo customer; "
+                "unset %s outside the demo", DEMO_SIGN_IN_ENV,
+            )
 
     @classmethod
     def name(cls) -> Text:
@@ -50,29 +77,70 @@ class WebChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        return cls(Store.from_env())
+        return cls(Store.from_env(), Sessions.from_env(), os.environ.get(DEMO_SIGN_IN_ENV) == "1")
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         web = Blueprint("web_chat", __name__)
+
+        @web.middleware("request")
+        async def check_request(request: Request) -> Optional[HTTPResponse]:
+            refused = refuse_foreign_host(request, self._hosts)
+            if refused is None and request.method == "POST":
+                require_json_content_type(request)  # 415: another site's form cannot post JSON without CORS
+            return refused
 
         @web.route("/", methods=["GET"])
         async def page(request: Request) -> HTTPResponse:
             if not request.path.endswith("/"):
                 # The page's own URLs (static/…, webhook) are relative to the folder.
-                query = f"?{request.query_string}" if request.query_string else ""
-                return response.redirect(f"{request.path}/{query}")
+                return response.redirect(f"{request.path}/")
             return static_file("index.html")
 
         @web.route("/static/<file_name>", methods=["GET"])
         async def asset(request: Request, file_name: Text) -> HTTPResponse:
             return static_file(file_name)
 
+        @web.route("/session", methods=["POST"])
+        async def session(request: Request) -> HTTPResponse:
+            try:
+                body = json_object(parse_json(request.body or b"{}"))
+            except InvalidInput as error:
+                return response.json({"error": str(error)}, status=400)
+            sender, replaced = None, None
+            if not body.get("restart"):
+                try:
+                    sender = self._sender(request)
+                except InvalidSession as error:
+                    replaced = str(error)
+            if sender is not None:
+                return response.json({"conversation": conversation_tag(sender), "new": False})
+            sender = new_guest_sender()
+            answer = response.json({"conversation": conversation_tag(sender), "new": True, "replaced": replaced})
+            return self._with_session(request, answer, sender)
+
+        @web.route("/demo/<customer>", methods=["GET"])
+        async def demo(request: Request, customer: Text) -> HTTPResponse:
+            not_found = response.text("Not found", status=404)
+            if not self._demo_sign_in:
+                return not_found
+            try:
+                sender = demo_sender(clean_sender(customer))
+                known = await asyncio.to_thread(self._store.customer_for_identity, self.name(), sender)
+            except (InvalidInput, StoreError):
+                return not_found
+            if known is None:
+                return not_found
+            logger.warning("web.demo_sign_in customer=%s", known.id)
+            return self._with_session(request, response.redirect(COOKIE_PATH, status=303), sender)
+
         @web.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            require_json_content_type(request)
+            try:
+                sender = self._sender(request)
+            except InvalidSession as error:
+                return response.json({"error": str(error)}, status=401)
             try:
                 body = json_object(parse_json(request.body))
-                sender = clean_sender(body.get("sender"))
                 text = clean_text(body.get("message"))
                 metadata = page_metadata(body.get("metadata"))
             except InvalidInput as error:
@@ -84,6 +152,23 @@ class WebChatInput(InputChannel):
             return response.json(collector.messages)
 
         return limit_server(web)
+
+    def _sender(self, request: Request) -> Text:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            raise InvalidSession("No chat session: open the chat page (it asks POST session for one).")
+        return self._sessions.sender_of(token)
+
+    def _with_session(self, request: Request, answer: HTTPResponse, sender: Text) -> HTTPResponse:
+        answer.cookies[COOKIE] = self._sessions.issue(sender)
+        cookie = answer.cookies[COOKIE]
+        cookie["path"] = COOKIE_PATH
+        cookie["httponly"] = True
+        cookie["samesite"] = "Strict"
+        cookie["max-age"] = int(self._sessions.lifetime.total_seconds())
+        if self._sessions.always_secure or request.scheme == "https":
+            cookie["secure"] = True
+        return answer
 
 
 def static_file(file_name: Text) -> HTTPResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -20,6 +21,12 @@ MODEL = REPO / "models" / "shop.tar.gz"
 # Generous: on two busy cores, several servers loading torch and the model at once take minutes.
 START_TIMEOUT_S = 300
 ACTION_SERVER_KEEP_ALIVE_S = 75
+# Secrets of this test run, as `make run` keeps them in var/secrets.env: tests that need the
+# HTTP API pass API_TOKEN (`?token=`); tests/client.py reads web sessions with the secret.
+API_TOKEN = secrets.token_urlsafe(32)
+WEB_SESSION_SECRET = secrets.token_urlsafe(32)
+ACTION_SERVER_TOKEN = secrets.token_urlsafe(32)
+ACTION_ENDPOINT = "action_endpoint:\n  url: ${CS_ACTION_SERVER_URL}\n  headers:\n    Authorization: Bearer ${CS_ACTION_SERVER_TOKEN}\n"
 
 
 def free_port() -> int:
@@ -63,8 +70,15 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None) -> Dict[s
         "SANIC_HOST": "127.0.0.1",
         "RASA_TELEMETRY_ENABLED": "false",
         "PYTHONPATH": str(REPO),
+        "CS_WEB_SESSION_SECRET": WEB_SESSION_SECRET,
+        "CS_ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         **(extra or {}),
     }
+
+
+def action_server_command(port: int) -> List[str]:
+    """Our entry point (actions/server.py): 127.0.0.1, and only requests with ACTION_SERVER_TOKEN."""
+    return [sys.executable, "-m", "actions.server", "--port", str(port)]
 
 
 def seeded_store(tmp: Path) -> str:
@@ -86,6 +100,9 @@ def running_bot(
     model: Path = MODEL,
 ) -> Iterator[str]:
     """Starts the action server and Rasa with the trained model; yields Rasa's base URL.
+
+    Rasa's HTTP API needs `?token=API_TOKEN`; the demo sign-in is on only with
+    `extra_env={"CS_DEMO_SIGN_IN": "1"}`.
 
     `credentials` selects the channels (a test may write its own file, e.g. with a
     stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs);
@@ -118,9 +135,9 @@ def running_replicas(
     actions_port = free_port()
     if endpoints is None:
         endpoints = tmp / "endpoints.yml"
-        endpoints.write_text("action_endpoint:\n  url: ${CS_ACTION_SERVER_URL}\n" + extra_endpoints)
+        endpoints.write_text(ACTION_ENDPOINT + extra_endpoints)
     env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})})
-    actions_cmd = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)]
+    actions_cmd = action_server_command(actions_port)
     # A replica busy with NLU may write its request seconds after connecting; Sanic closes
     # connections silent for 5 s (docs/deployment.md, *Layout*).
     actions_env = {**env, "SANIC_KEEP_ALIVE_TIMEOUT": str(ACTION_SERVER_KEEP_ALIVE_S)}
@@ -131,7 +148,7 @@ def running_replicas(
             port = free_port()
             log = tmp / ("rasa.log" if replicas == 1 else f"rasa-{replica}.log")
             rasa_cmd = [
-                str(BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port),
+                str(BIN / "rasa"), "run", "--enable-api", "--auth-token", API_TOKEN, "-i", "127.0.0.1", "-p", str(port),
                 "-m", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
             ]
             started.append((f"http://127.0.0.1:{port}", servers.enter_context(process(rasa_cmd, log, env)), log))

@@ -1,13 +1,14 @@
-"""One real bot: `rasa run` and the action server on 127.0.0.1, spoken to over REST."""
+"""One real bot: `rasa run` and the action server on 127.0.0.1, spoken to as real clients can:
+guests over REST, seeded customers through the web chat's demo sign-in (tests/client.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 import requests
 
+from tests.client import DEMO_SIGN_IN, WebChat, rest, tracker
 from tests.responses import identify
 from tests.servers import running_bot, seeded_store
 
@@ -19,14 +20,11 @@ MARIAS_ORDER = "10001"
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("bot")
-    with running_bot(tmp, seeded_store(tmp)) as base:
+    with running_bot(tmp, seeded_store(tmp), extra_env=DEMO_SIGN_IN) as base:
         yield base
 
 
-def say(bot: str, sender: str, message: str) -> List[str]:
-    reply = requests.post(f"{bot}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60)
-    reply.raise_for_status()
-    return [m["text"] for m in reply.json() if m.get("text")]
+say = rest
 
 
 def languages(replies: List[str]) -> List[str]:
@@ -50,10 +48,17 @@ def test_replies_in_the_customers_language_and_keeps_it(bot: str, message: str, 
 
 
 def test_order_number_answered_after_asking(bot: str) -> None:
-    say(bot, "maria", "hola")
-    replies = say(bot, "maria", "quiero saber dónde está mi pedido")
+    maria = WebChat(bot).sign_in("maria")
+    maria.say("hola")
+    replies = maria.say("quiero saber dónde está mi pedido")
     assert [identify(r)[1] for r in replies] == ["es"]
     assert identify(replies[0])[0].startswith("utter_order_status_")
+
+
+def test_the_demo_sign_in_leads_to_the_chat_page(bot: str) -> None:
+    reply = requests.get(f"{bot}/webhooks/web/demo/maria", timeout=10)
+    assert reply.status_code == 200 and 'src="static/chat.js"' in reply.text
+    assert requests.get(f"{bot}/webhooks/web/demo/nobody", timeout=10).status_code == 404
 
 
 def test_a_guest_never_sees_someone_elses_order(bot: str) -> None:
@@ -77,32 +82,41 @@ def test_web_chat_page_is_served_by_the_bot(bot: str) -> None:
 
 
 def test_web_chat_keeps_metadata_on_the_tracker(bot: str) -> None:
-    body = {"sender": "web-abc", "message": "أين طلبي؟ لم يصل بعد", "metadata": {"locale": "ar-AE", "session_id": "abc"}}
-    reply = requests.post(f"{bot}/webhooks/web/webhook", json=body, timeout=60)
-    assert reply.status_code == 200
-    assert identify(reply.json()[0]["text"])[1] == "ar"
-    tracker = requests.get(f"{bot}/conversations/web-abc/tracker", timeout=10).json()
-    user_events = [e for e in tracker["events"] if e["event"] == "user"]
+    chat = WebChat(bot).start()
+    replies = chat.say("أين طلبي؟ لم يصل بعد", {"locale": "ar-AE", "session_id": "abc"})
+    assert identify(replies[0])[1] == "ar"
+    user_events = [e for e in tracker(bot, chat.sender)["events"] if e["event"] == "user"]
     assert {"locale": "ar-AE", "session_id": "abc"}.items() <= user_events[-1]["metadata"].items()
     assert user_events[-1]["input_channel"] == "web"
 
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"{not json", b"[]", b'{"sender": "x"}', b'{"sender": "x", "message": ""}', b'{"sender": "../x", "message": "hi"}',
-     ('{"sender": "x", "message": "' + "a" * 100_000 + '"}').encode(), b'{"sender": "x", "message": "\\u0000\\u0007"}'],
+    [b"", b"{not json", b"[]", b'{"sender": "x"}', b'{"message": ""}', b'{"message": "hi", "metadata": [1]}',
+     ('{"message": "' + "a" * 100_000 + '"}').encode(), b'{"message": "\\u0000\\u0007"}'],
 )
 def test_web_chat_rejects_bad_input_with_a_reason(bot: str, body: bytes) -> None:
-    reply = requests.post(f"{bot}/webhooks/web/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    chat = WebChat(bot).start()
+    reply = chat.http.post(f"{chat.url}webhook", data=body, headers={"Content-Type": "application/json"}, timeout=10)
     assert reply.status_code == 400
     assert reply.json()["error"]
-    assert requests.get(f"{bot}/status", timeout=10).status_code == 200
+    assert chat.say("hello")  # the bot still answers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{not json", b"[]", b'{"sender": "x"}', b'{"sender": "../x", "message": "hi"}', b'{"sender": "x", "message": ""}'],
+)
+def test_rest_rejects_bad_input_with_a_reason(bot: str, body: bytes) -> None:
+    reply = requests.post(f"{bot}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+    assert reply.status_code == 400 and reply.json()["error"]
 
 
 def test_returning_customer_is_greeted_by_name_in_their_saved_language(bot: str) -> None:
-    greeting = say(bot, "lukas", "/greet")
+    lukas = WebChat(bot).sign_in("lukas")
+    greeting = lukas.say("/greet")
     assert [identify(r) for r in greeting][:1] == [("utter_greet_customer", "de")]
     assert "Lukas" in greeting[0]
-    status = say(bot, "lukas", "wo bleibt eigentlich meine Bestellung?")
+    status = lukas.say("wo bleibt eigentlich meine Bestellung?")
     assert identify(status[0])[1] == "de" and identify(status[0])[0].startswith("utter_order_status_")
     assert "20001" in status[0]

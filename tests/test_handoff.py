@@ -17,7 +17,9 @@ import pytest
 import requests
 
 from actions.store import Store
+from bot.sms import sms_sender
 from tests.bot.test_sms import AUTH_TOKEN, new_phone, sms
+from tests.client import WebChat, rest, tracker
 from tests.responses import identify
 from tests.servers import running_bot
 
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 AGENT_TOKEN = "agent-token-" + "7" * 24
 CREDENTIALS = """
-rest:
+bot.rest.GuestRestInput:
 bot.web.WebChatInput:
 bot.sms.TwilioSmsInput:
   auth_token: ${TWILIO_AUTH_TOKEN}
@@ -63,18 +65,6 @@ def store(bot_files: Dict[str, Path]) -> Iterator[Store]:
     store.close()
 
 
-def rest(bot: str, sender: str, message: str) -> List[str]:
-    reply = requests.post(f"{bot}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60)
-    reply.raise_for_status()
-    return [m["text"] for m in reply.json() if m.get("text")]
-
-
-def web(bot: str, sender: str, message: str) -> List[str]:
-    reply = requests.post(f"{bot}/webhooks/web/webhook", json={"sender": sender, "message": message}, timeout=60)
-    reply.raise_for_status()
-    return [m["text"] for m in reply.json() if m.get("text")]
-
-
 def agent(bot: str, method: str, path: str, token: str = AGENT_TOKEN, **kwargs) -> requests.Response:
     return requests.request(
         method, f"{bot}/webhooks/agent{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
@@ -91,8 +81,8 @@ def ticket_number(replies: List[str]) -> int:
     return int(re.search(r"\d+", ticket[0]).group(0))
 
 
-def slot(bot: str, sender: str, name: str):
-    return requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10).json()["slots"][name]
+def slot(bot: str, sender_id: str, name: str):
+    return tracker(bot, sender_id)["slots"][name]
 
 
 @pytest.mark.parametrize(
@@ -109,9 +99,9 @@ def test_a_frustrated_customer_is_offered_an_agent_in_their_language(bot: str, m
     replies = responses(rest(bot, sender, message))
     offers = [reply for reply in replies if reply and reply[0] in ("utter_offer_handoff_frustrated", "utter_complaint")]
     assert offers and offers[0][1] == language, replies
-    assert slot(bot, sender, "frustration") >= 0.5 and slot(bot, sender, "handoff_offered") is True
-    tracker = requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10).json()
-    assert "profanity" in tracker["latest_message"]["frustration"]["signals"]
+    sender_id = f"rest:{sender}"
+    assert slot(bot, sender_id, "frustration") >= 0.5 and slot(bot, sender_id, "handoff_offered") is True
+    assert "profanity" in tracker(bot, sender_id)["latest_message"]["frustration"]["signals"]
 
 
 def test_repeated_misunderstandings_lead_to_the_offer(bot: str) -> None:
@@ -124,22 +114,27 @@ def test_repeated_misunderstandings_lead_to_the_offer(bot: str) -> None:
 
 
 def test_the_offer_accepted_opens_a_ticket_and_the_bot_goes_quiet_until_released(bot: str, store: Store) -> None:
-    sender = f"web-{uuid.uuid4().hex[:6]}"
-    rest_replies = web(bot, sender, "¡Esto es una mierda! Llevo tres semanas esperando mi pedido")
-    assert any(reply and reply[1] == "es" for reply in responses(rest_replies))
-    handoff = web(bot, sender, "sí, por favor")
+    chat = WebChat(bot).start()
+    first = chat.say("¡Esto es una mierda! Llevo tres semanas esperando mi pedido")
+    assert any(reply and reply[1] == "es" for reply in responses(first))
+    handoff = chat.say("sí, por favor")
     assert [reply[0] for reply in responses(handoff)] == ["utter_handoff", "utter_handoff_ticket"]
     assert {reply[1] for reply in responses(handoff)} == {"es"}
     ticket = ticket_number(handoff)
 
-    assert web(bot, sender, "¿hola? ¿hay alguien?") == []
-    assert rest(bot, sender, "¿sigue ahí?") == []  # Rasa's own pause, same conversation
+    assert chat.say("¿hola? ¿hay alguien?") == []
+    assert chat.say("¿sigue ahí?") == []
+    # Naming the held conversation on REST is a REST guest's own conversation: answered by the
+    # bot, and nothing of it reaches the customer's ticket.
+    assert rest(bot, chat.sender, "¿me oyes?")
 
     assert agent(bot, "GET", "/tickets", token="wrong").status_code == 401
     assert requests.get(f"{bot}/webhooks/agent/tickets", timeout=10).status_code == 401
     listed = {t["id"]: t for t in agent(bot, "GET", "/tickets").json()["tickets"]}
     assert "¿hola? ¿hay alguien?" in listed[ticket]["transcript"]
     assert "¿sigue ahí?" in listed[ticket]["transcript"]
+    assert "¿me oyes?" not in listed[ticket]["transcript"]
+
     assert agent(bot, "POST", f"/tickets/{ticket}/messages", json={"text": "Hola, soy Ana. Ya lo miro."}).ok
 
     released = agent(bot, "POST", f"/tickets/{ticket}/release")
@@ -147,7 +142,7 @@ def test_the_offer_accepted_opens_a_ticket_and_the_bot_goes_quiet_until_released
     assert [identify(m["text"]) for m in released.json()["messages"]] == [("utter_handoff_released", "es")]
     assert agent(bot, "POST", f"/tickets/{ticket}/release").status_code == 404
     assert ticket not in {t["id"] for t in agent(bot, "GET", "/tickets").json()["tickets"]}
-    assert web(bot, sender, "¿Dónde está mi pedido?")  # the bot answers again
+    assert chat.say("¿Dónde está mi pedido?")  # the bot answers again
 
 
 def test_sms_stays_silent_without_twiml_text_until_released(bot: str) -> None:
@@ -156,18 +151,23 @@ def test_sms_stays_silent_without_twiml_text_until_released(bot: str) -> None:
     ticket = ticket_number([" ".join(handoff)] + handoff)
     assert sms(bot, phone, "Hallo? Ist da jemand?") == []
     assert sms(bot, phone, "wo bleibt meine Bestellung?") == []
+    # A REST sender named like the number is not this customer: answered, not in the ticket.
+    assert rest(bot, phone, "wo bleibt meine Bestellung?")
+    assert rest(bot, sms_sender(phone), "Hallo?")
+    [held] = [t for t in agent(bot, "GET", "/tickets").json()["tickets"] if t["id"] == ticket]
+    assert "(rest)" not in held["transcript"] and held["sender_id"] == sms_sender(phone)
     assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
     assert sms(bot, phone, "wo bleibt meine Bestellung?")
 
 
 def test_an_open_ticket_silences_the_customer_on_their_other_channels(bot: str, store: Store) -> None:
-    sender, phone = f"web-{uuid.uuid4().hex[:6]}", new_phone("+34")
-    ticket = ticket_number(web(bot, sender, "quiero hablar con una persona"))
-    customer = store.customer_for_identity("web", sender)
-    store.link_identity(customer.id, "sms", phone)  # the same customer, known on SMS too
+    chat, phone = WebChat(bot).start(), new_phone("+34")
+    ticket = ticket_number(chat.say("quiero hablar con una persona"))
+    customer = store.customer_for_identity("web", chat.sender)
+    store.link_identity(customer.id, "sms", sms_sender(phone))  # the same customer, known on SMS too
 
     assert sms(bot, phone, "¿Dónde está mi pedido?") == []
-    assert "customer (sms): ¿Dónde está mi pedido?" in store.open_ticket_for_identity("web", sender).transcript
+    assert "customer (sms): ¿Dónde está mi pedido?" in store.open_ticket_for_identity("web", chat.sender).transcript
     assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
     assert sms(bot, phone, "¿Dónde está mi pedido?")
 
@@ -194,7 +194,7 @@ def test_persisted_trackers_hold_no_card_email_or_phone(bot: str, bot_files: Dic
     rest(bot, sender, "I paid with card 4111 1111 1111 1111, where is my order 10001?")
     rest(bot, sender, "thanks")
     with sqlite3.connect(bot_files["trackers"]) as connection:
-        rows = [row[0] for row in connection.execute("SELECT data FROM events WHERE sender_id = ?", (sender,))]
+        rows = [row[0] for row in connection.execute("SELECT data FROM events WHERE sender_id = ?", (f"rest:{sender}",))]
     stored = "\n".join(rows)
     assert rows and "[email]" in stored and "[card]" in stored and "[phone]" in stored
     for secret in ("maria.garcia@example.com", "4111 1111 1111 1111", "4111111111111111", "612 345 678"):

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import REPO
 from tests.databases import fresh_database, fresh_schema
+from tests.client import DEMO_SIGN_IN, WebChat, tracker as api_tracker
 from tests.responses import identify
 from tests.servers import running_replicas
 
@@ -42,7 +43,8 @@ def replicas(tmp_path_factory: pytest.TempPathFactory, postgres_server: str, red
     tmp = tmp_path_factory.mktemp("replicas")
     with fresh_schema(postgres_server) as store_url, fresh_database(postgres_server) as tracker_url:
         reset(store_url)
-        with running_replicas(tmp, store_url, REPLICAS, ENDPOINTS, replica_env(tracker_url, redis_server)) as bases:
+        env = {**replica_env(tracker_url, redis_server), **DEMO_SIGN_IN}
+        with running_replicas(tmp, store_url, REPLICAS, ENDPOINTS, env) as bases:
             yield bases
 
 
@@ -69,10 +71,9 @@ def say(base: str, sender: str, message: str) -> List[dict]:
     return reply.json()
 
 
-def tracker(base: str, sender: str) -> dict:
-    reply = requests.get(f"{base}/conversations/{sender}/tracker", timeout=30)
-    reply.raise_for_status()
-    return reply.json()
+def tracker(base: str, guest: str) -> dict:
+    """The tracker of a REST guest (its sender id is `rest:<guest>`)."""
+    return api_tracker(base, f"rest:{guest}")
 
 
 def events_of(state: dict, kind: str) -> List[dict]:
@@ -80,18 +81,22 @@ def events_of(state: dict, kind: str) -> List[dict]:
 
 
 def test_a_conversation_alternating_between_replicas_stays_one_conversation(replicas: List[str]) -> None:
-    sender = "maria"  # a seeded customer (Spanish): the actions read her orders from the store
+    # A seeded customer (Spanish), signed in on one replica: the session is valid on both (one
+    # secret), and the actions read her orders from the store.
+    maria = WebChat(replicas[0]).sign_in("maria")
     messages = ("hola", "¿dónde está mi pedido?", "10001")
     for turn, (message, base) in enumerate(zip(messages, itertools.cycle(replicas))):
-        replies = [reply["text"] for reply in say(base, sender, message)]
+        answer = maria.http.post(f"{base}/webhooks/web/webhook", json={"message": message}, timeout=120)
+        answer.raise_for_status()
+        replies = [reply["text"] for reply in answer.json()]
         recognised = [identify(text) for text in replies]
         assert replies and all(recognised), (message, replies)
         assert {language for _, language in recognised} == {"es"}, (message, replies)
-        state = tracker(replicas[(turn + 1) % REPLICAS], sender)  # read on the other replica
+        state = api_tracker(replicas[(turn + 1) % REPLICAS], maria.sender)  # read on the other replica
         assert [event["text"] for event in events_of(state, "user")] == list(messages[: turn + 1])
         assert state["slots"]["language"] == "es"
 
-    states = [tracker(base, sender) for base in replicas]
+    states = [api_tracker(base, maria.sender) for base in replicas]
     assert states[0]["events"] == states[1]["events"]
     assert states[0]["slots"]["order_number"] == "10001"
     assert states[0]["latest_message"]["text"] == "10001"

@@ -3,9 +3,11 @@
 Resets the store (drops its tables, migrates, seeds). Every date is fixed relative to the
 reference day, so "shipped two days ago" stays true whenever the demo runs, and the same
 reference day always gives the same rows. Eight customers, one per language the bot speaks
-(two for es and en), each reachable on the REST channel and on the web chat page
-(`?customer=maria`) by a first-name sender id; the k-th customer's orders are numbered
-k0001, k0002, ... newest first (Maria: 10001-10003).
+(two for es and en), each known on the web chat page as `web:demo-<first name>`: the sender id
+of the demo sign-in `/webhooks/web/demo/<first name>` (bot/web.py, on only with
+`CS_DEMO_SIGN_IN=1`). Nobody else can send as them: REST senders are guests and other web
+senders are random. The k-th customer's orders are numbered k0001, k0002, ... newest first
+(Maria: 10001-10003).
 """
 import argparse
 import datetime as dt
@@ -33,7 +35,13 @@ from actions.store.views import OrderStatus, RefundStatus
 
 CURRENCY = "EUR"
 REST = "rest"
-WEB = "web"  # bot/web.py: the chat page's `?customer=` sender ids
+WEB = "web"
+DEMO_SENDER_PREFIX = "web:demo-"
+
+
+def demo_sender(demo_name: str) -> str:
+    """The web sender id of a demo customer; only the demo sign-in issues sessions for it."""
+    return f"{DEMO_SENDER_PREFIX}{demo_name}"
 
 # sku, name, category, price in cents
 PRODUCTS: Tuple[Tuple[str, str, str, int], ...] = (
@@ -73,7 +81,7 @@ class DemoOrder:
 
 @dataclass(frozen=True)
 class DemoCustomer:
-    sender_id: str
+    demo_name: str  # the demo sign-in link and the web sender id `web:demo-<demo_name>`
     name: str
     email: str
     phone: str
@@ -83,7 +91,6 @@ class DemoCustomer:
     carrier: str
     address: str
     orders: Tuple[DemoOrder, ...]
-    extra_identities: Tuple[Tuple[str, str], ...] = ()  # (channel, sender id)
 
 
 P, S, D, C = (
@@ -95,7 +102,7 @@ P, S, D, C = (
 
 CUSTOMERS: Tuple[DemoCustomer, ...] = (
     DemoCustomer(
-        sender_id="maria",
+        demo_name="maria",
         name="Maria García",
         email="maria.garcia@example.com",
         phone="+34612345678",
@@ -109,10 +116,9 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
             DemoOrder("10002", S, 5, (("SH-2002", 1),), "SEUR4471010002"),
             DemoOrder("10003", D, 30, (("EA-4002", 1),), "SEUR4471010003", RefundStatus.PENDING),
         ),
-        extra_identities=(("twilio", "whatsapp:+34612345678"),),
     ),
     DemoCustomer(
-        sender_id="lukas",
+        demo_name="lukas",
         name="Lukas Schneider",
         email="lukas.schneider@example.com",
         phone="+4915123456789",
@@ -128,7 +134,7 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
         ),
     ),
     DemoCustomer(
-        sender_id="camille",
+        demo_name="camille",
         name="Camille Martin",
         email="camille.martin@example.com",
         phone="+33612345678",
@@ -144,7 +150,7 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
         ),
     ),
     DemoCustomer(
-        sender_id="wangwei",
+        demo_name="wangwei",
         name="王伟",
         email="wang.wei@example.com",
         phone="+8613800138000",
@@ -160,7 +166,7 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
         ),
     ),
     DemoCustomer(
-        sender_id="fatima",
+        demo_name="fatima",
         name="فاطمة الزهراء",
         email="fatima.alzahra@example.com",
         phone="+971501234567",
@@ -179,7 +185,7 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
         ),
     ),
     DemoCustomer(
-        sender_id="emma",
+        demo_name="emma",
         name="Emma Wilson",
         email="emma.wilson@example.com",
         phone="+447700900123",
@@ -195,7 +201,7 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
         ),
     ),
     DemoCustomer(
-        sender_id="carlos",
+        demo_name="carlos",
         name="Carlos Ruiz",
         email="carlos.ruiz@example.com",
         phone="+34698765432",
@@ -210,7 +216,7 @@ CUSTOMERS: Tuple[DemoCustomer, ...] = (
         ),
     ),
     DemoCustomer(
-        sender_id="oliver",
+        demo_name="oliver",
         name="Oliver Brown",
         email="oliver.brown@example.com",
         phone="+447700900456",
@@ -263,11 +269,7 @@ def _add_customer(
     customer = Customer(name=demo.name, email=demo.email, phone=demo.phone, created_at=created)
     session.add(customer)
     session.flush()
-    identities = ((REST, demo.sender_id), (WEB, demo.sender_id)) + demo.extra_identities
-    session.add_all(
-        ChannelIdentity(channel=channel, sender_id=sender_id, customer_id=customer.id)
-        for channel, sender_id in identities
-    )
+    session.add(ChannelIdentity(channel=WEB, sender_id=demo_sender(demo.demo_name), customer_id=customer.id))
     session.add(
         Preference(
             customer_id=customer.id,

@@ -1,5 +1,6 @@
-// Nordhaven web chat: talks to POST ./webhook and keeps the conversation in localStorage,
-// so a reload (or a new tab of the same page) continues it with the same sender id.
+// Nordhaven web chat: talks to POST ./webhook with the session the server issued (an HttpOnly
+// cookie: the page never sees or chooses who it is) and keeps the conversation in localStorage,
+// so a reload (or a new tab of the same page) continues it while the session lasts.
 (function () {
   "use strict";
   const STORE_KEY = "nordhaven-chat";
@@ -11,16 +12,9 @@
   function load() {
     try { return JSON.parse(localStorage.getItem(STORE_KEY)) || null; } catch (e) { return null; }
   }
-  function newState() {
-    const id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
-    const params = new URLSearchParams(location.search);
-    // ?customer=maria talks as a seeded demo customer (see README).
-    const sender = params.get("customer") || "web-" + id.replace(/[^\w-]/g, "");
-    return { sender: sender, sessionId: id, items: [] };
-  }
-  let state = load() || newState();
-  const wanted = new URLSearchParams(location.search).get("customer");
-  if (wanted && state.sender !== wanted) { state = newState(); }
+  // `conversation` is the server's tag of the session; the stored log belongs to it only.
+  let state = load() || { conversation: null, items: [] };
+  let ready;  // the session request in flight: messages wait for it
   function save() { localStorage.setItem(STORE_KEY, JSON.stringify(state)); }
 
   function direction(text) { return RTL.test(text) ? "rtl" : "ltr"; }
@@ -55,18 +49,20 @@
   function add(item) { state.items.push(item); save(); render(item); }
 
   async function send(message, shown) {
+    await ready;
     add({ kind: "user", text: shown || message });
     try {
       const res = await fetch("webhook", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({
-          sender: state.sender,
           message: message,
-          metadata: { locale: navigator.language || "", session_id: state.sessionId }
+          metadata: { locale: navigator.language || "", session_id: state.conversation }
         })
       });
       const body = await res.json();
+      // An expired session: a fresh one starts a new conversation, then the reason is shown in it.
+      if (res.status === 401) { ready = startSession(false); await ready; }
       if (!res.ok) { add({ kind: "error", text: body.error || ("Error " + res.status) }); return; }
       body.forEach(function (m) {
         if (m.text) { add({ kind: "bot", text: m.text }); }
@@ -84,9 +80,26 @@
     input.value = "";
     send(text);
   });
-  document.getElementById("restart").addEventListener("click", function () {
-    state = newState(); save(); log.innerHTML = "";
-  });
+  // Asks the server for this browser's session: the valid one it has, or a new one (restart).
+  async function startSession(restart) {
+    try {
+      const res = await fetch("session", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ restart: restart })
+      });
+      const body = await res.json();
+      if (!res.ok) { add({ kind: "error", text: body.error || ("Error " + res.status) }); return; }
+      if (body.conversation !== state.conversation) {
+        state = { conversation: body.conversation, items: [] }; save(); log.innerHTML = "";
+      }
+    } catch (e) {
+      add({ kind: "error", text: "The assistant cannot be reached. Is `make run` still running?" });
+    }
+  }
+
+  document.getElementById("restart").addEventListener("click", function () { ready = startSession(true); });
   state.items.forEach(render);
+  ready = startSession(false);
   input.focus();
 })();

@@ -1,8 +1,10 @@
 """The custom actions through the action server's real HTTP endpoint.
 
-`rasa run actions` runs on 127.0.0.1 against a seeded SQLite store; each request carries
-a tracker and the domain built by Rasa's own classes, exactly as Rasa's RemoteAction sends
-them.
+Our entry point (actions/server.py) runs on 127.0.0.1 against a seeded SQLite store; each
+request carries a tracker and the domain built by Rasa's own classes, and the shared secret,
+exactly as Rasa's RemoteAction sends them (endpoints.yml). Known customers are the seeded
+demo identities `web:demo-<name>`: the action server trusts the sender id Rasa sends, and
+our channels namespace it from what they authenticated.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from actions.store.repository import Store
-from actions.store.seed import reset
+from actions.store.seed import demo_sender, reset
 from tests.conftest import REPO
-from tests.servers import BIN, free_port, process, server_env, wait_until_up
+from tests.servers import ACTION_SERVER_TOKEN, action_server_command, free_port, process, server_env, wait_until_up
 
 pytestmark = pytest.mark.slow
 
 DOMAIN = Domain.load(str(REPO / "domain.yml"))
+AUTHORIZATION = {"Authorization": f"Bearer {ACTION_SERVER_TOKEN}"}
 
 
 class ActionServer:
@@ -33,13 +36,13 @@ class ActionServer:
 
     def call(
         self, action: str, sender: str, text: str = "", intent: str = "greet",
-        slots: Optional[Dict[str, Any]] = None, entities: Optional[List[Dict]] = None,
+        slots: Optional[Dict[str, Any]] = None, entities: Optional[List[Dict]] = None, input_channel: str = "rest",
     ) -> Dict[str, Any]:
         """Runs `action` after one user message, with the tracker Rasa would send."""
         events = [ActionExecuted("action_listen"), UserUttered(
             text, {"name": intent, "confidence": 0.9}, entities or [],
             parse_data={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []},
-            input_channel="rest",
+            input_channel=input_channel,
         )]
         events += [SlotSet(name, value) for name, value in (slots or {}).items()]
         tracker = DialogueStateTracker.from_events(sender, events, DOMAIN.slots)
@@ -50,7 +53,7 @@ class ActionServer:
             "domain": DOMAIN.as_dict(),
             "version": rasa.__version__,
         }
-        reply = requests.post(self.url, json=payload, timeout=30)
+        reply = requests.post(self.url, json=payload, headers=AUTHORIZATION, timeout=30)
         assert reply.status_code == 200, reply.text
         return reply.json()
 
@@ -58,8 +61,7 @@ class ActionServer:
 def run_action_server(tmp: Path, store_url: str, extra_env: Optional[Dict[str, str]] = None) -> Iterator[ActionServer]:
     port = free_port()
     log = tmp / "actions.log"
-    command = [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
-    with process(command, log, server_env(store_url, extra_env)) as server:
+    with process(action_server_command(port), log, server_env(store_url, extra_env)) as server:
         wait_until_up(f"http://127.0.0.1:{port}/health", server, log)
         yield ActionServer(f"http://127.0.0.1:{port}/webhook", store_url, log)
 
@@ -81,17 +83,43 @@ def slot_events(result: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def test_known_customer_gets_latest_order_without_a_number(actions: ActionServer) -> None:
-    result = actions.call("action_order_status", "maria", "¿dónde está mi pedido?", "order_status", {"language": "es"})
+    result = actions.call("action_order_status", demo_sender("maria"), "¿dónde está mi pedido?", "order_status", {"language": "es"})
     assert responses(result) == ["utter_order_status_processing"]
     assert result["responses"][0]["order_number"] == "10001"
     assert "de" in result["responses"][0]["delivery_date"]  # a Spanish long date: "2 de diciembre de 2026"
 
 
 def test_another_customers_order_is_never_shown(actions: ActionServer) -> None:
-    result = actions.call("action_order_status", "lukas", "Bestellung 10002", "order_status", {"order_number": "10002"})
+    result = actions.call("action_order_status", demo_sender("lukas"), "Bestellung 10002", "order_status", {"order_number": "10002"})
     assert responses(result) == ["utter_order_not_found"]
     guest = actions.call("action_order_status", "someone-new", "order 10002", "order_status", {"order_number": "10002"})
     assert responses(guest) == ["utter_order_not_found"]
+
+
+def test_the_channel_in_the_body_makes_nobody_a_customer(actions: ActionServer) -> None:
+    """Rasa's REST channel and HTTP API copy `input_channel` from the request body: it never counts."""
+    for sender, channel in (("maria", "web"), ("rest:" + demo_sender("maria"), "web"), ("+34612345678", "sms")):
+        claimed = actions.call("action_order_status", sender, "¿dónde está mi pedido?", "order_status", input_channel=channel)
+        assert responses(claimed) == ["utter_ask_order_number"], (sender, channel)
+        export = actions.call("action_export_data", sender, "what do you know about me", "request_data_export", input_channel=channel)
+        assert "Maria" not in str(export["responses"]) and "maria.garcia" not in str(export["responses"])
+
+
+def test_without_the_shared_secret_nothing_runs(actions: ActionServer) -> None:
+    call = {"next_action": "action_export_data", "sender_id": demo_sender("oliver"), "tracker": {"sender_id": demo_sender("oliver"), "events": []}}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ACTION_SERVER_TOKEN}):
+        reply = requests.post(actions.url, json=call, headers=headers, timeout=30)
+        assert reply.status_code == 401 and "CS_ACTION_SERVER_TOKEN" in reply.json()["error"]
+        assert requests.get(actions.url.replace("/webhook", "/actions"), headers=headers, timeout=30).status_code == 401
+    assert requests.get(actions.url.replace("/webhook", "/health"), timeout=30).json() == {"status": "ok"}
+    assert Store(actions.store_url).customer_for_identity("web", demo_sender("oliver")) is not None
+
+
+def test_the_action_server_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    env = {**server_env(f"sqlite:///{tmp_path / 'store.db'}"), "CS_ACTION_SERVER_TOKEN": ""}
+    with process(action_server_command(free_port()), tmp_path / "actions.log", env) as server:
+        assert server.wait(timeout=120) != 0
+    assert "CS_ACTION_SERVER_TOKEN" in (tmp_path / "actions.log").read_text()
 
 
 def test_guest_without_number_is_asked_for_it(actions: ActionServer) -> None:
@@ -101,44 +129,44 @@ def test_guest_without_number_is_asked_for_it(actions: ActionServer) -> None:
 
 
 def test_cancellation_needs_confirmation_then_cancels(actions: ActionServer) -> None:
-    asked = actions.call("action_cancel_order", "lukas", "Bestellung stornieren", "cancel_order", {"order_number": "20001"})
+    asked = actions.call("action_cancel_order", demo_sender("lukas"), "Bestellung stornieren", "cancel_order", {"order_number": "20001"})
     assert responses(asked) == ["utter_ask_cancel_confirmation"]
     assert slot_events(asked)["cancel_pending"] is True
     assert Store(actions.store_url).order_for_customer(2, "20001").status.value == "processing"
-    done = actions.call("action_confirm_cancel", "lukas", "ja", "affirm", {"order_number": "20001", "cancel_pending": True})
+    done = actions.call("action_confirm_cancel", demo_sender("lukas"), "ja", "affirm", {"order_number": "20001", "cancel_pending": True})
     assert responses(done) == ["utter_order_cancelled"]
     assert Store(actions.store_url).order_for_customer(2, "20001").status.value == "cancelled"
 
 
 def test_shipped_orders_cannot_be_cancelled(actions: ActionServer) -> None:
-    result = actions.call("action_cancel_order", "maria", "cancelar 10002", "cancel_order", {"order_number": "10002"})
+    result = actions.call("action_cancel_order", demo_sender("maria"), "cancelar 10002", "cancel_order", {"order_number": "10002"})
     assert responses(result) == ["utter_cannot_cancel_shipped"]
 
 
 def test_refund_status(actions: ActionServer) -> None:
-    result = actions.call("action_refund_status", "maria", "mi reembolso", "refund_status", {"order_number": "10003", "language": "es"})
+    result = actions.call("action_refund_status", demo_sender("maria"), "mi reembolso", "refund_status", {"order_number": "10003", "language": "es"})
     assert responses(result) == ["utter_refund_status_pending"]
     assert "€" in result["responses"][0]["amount"]
 
 
 def test_language_request_is_saved_and_starts_the_next_session(actions: ActionServer) -> None:
-    result = actions.call("action_switch_language", "emma", "please speak German from now on", "switch_language", {"language": "en"})
+    result = actions.call("action_switch_language", demo_sender("emma"), "please speak German from now on", "switch_language", {"language": "en"})
     assert slot_events(result) == {"language": "de"}
     assert {"event": "followup", "name": "utter_language_switched"}.items() <= result["events"][-1].items()
-    session = actions.call("action_session_start", "emma", "", "greet")
+    session = actions.call("action_session_start", demo_sender("emma"), "", "greet")
     assert slot_events(session) == {"language": "de"}
     assert session["events"][0]["event"] == "session_started"
 
 
 def test_greeting_uses_the_name_and_lists_open_orders(actions: ActionServer) -> None:
-    result = actions.call("action_greet", "camille", "bonjour", "greet", {"language": "fr"})
+    result = actions.call("action_greet", demo_sender("camille"), "bonjour", "greet", {"language": "fr"})
     assert responses(result) == ["utter_greet_customer", "utter_open_orders"]
     assert result["responses"][0]["name"] == "Camille"
 
 
 def test_recommendation_explains_itself_and_is_deterministic(actions: ActionServer) -> None:
-    first = actions.call("action_recommend", "maria", "¿qué me recomiendas?", "ask_recommendation")
-    second = actions.call("action_recommend", "maria", "¿qué me recomiendas?", "ask_recommendation")
+    first = actions.call("action_recommend", demo_sender("maria"), "¿qué me recomiendas?", "ask_recommendation")
+    second = actions.call("action_recommend", demo_sender("maria"), "¿qué me recomiendas?", "ask_recommendation")
     assert responses(first) == ["utter_recommendation"] and first["responses"] == second["responses"]
     assert first["responses"][0]["bought"] and first["responses"][0]["product"] != first["responses"][0]["bought"]
     guest = actions.call("action_recommend", "guest-2", "recommend something", "ask_recommendation")
@@ -146,13 +174,13 @@ def test_recommendation_explains_itself_and_is_deterministic(actions: ActionServ
 
 
 def test_export_then_forget(actions: ActionServer) -> None:
-    export = actions.call("action_export_data", "oliver", "what do you know about me", "request_data_export")
+    export = actions.call("action_export_data", demo_sender("oliver"), "what do you know about me", "request_data_export")
     assert responses(export) == ["utter_data_export"] and export["responses"][0]["name"] == "Oliver Brown"
-    asked = actions.call("action_ask_forget", "oliver", "forget me", "forget_me")
+    asked = actions.call("action_ask_forget", demo_sender("oliver"), "forget me", "forget_me")
     assert responses(asked) == ["utter_ask_forget_confirmation"]
-    done = actions.call("action_forget_customer", "oliver", "yes", "affirm", {"forget_pending": True})
+    done = actions.call("action_forget_customer", demo_sender("oliver"), "yes", "affirm", {"forget_pending": True})
     assert responses(done) == ["utter_forgotten"]
-    assert Store(actions.store_url).customer_for_identity("rest", "oliver") is None
+    assert Store(actions.store_url).customer_for_identity("web", demo_sender("oliver")) is None
 
 
 def test_handoff_opens_a_ticket_and_pauses(actions: ActionServer) -> None:
@@ -166,10 +194,10 @@ def test_handoff_opens_a_ticket_and_pauses(actions: ActionServer) -> None:
 
 
 def test_address_change_is_validated(actions: ActionServer) -> None:
-    started = actions.call("action_prepare_address_change", "wangwei", "改地址", "change_address", {"language": "zh"})
+    started = actions.call("action_prepare_address_change", demo_sender("wangwei"), "改地址", "change_address", {"language": "zh"})
     assert {"event": "followup", "name": "address_form"}.items() <= started["events"][-1].items()
     number = slot_events(started)["order_number"]
-    changed = actions.call("action_change_address", "wangwei", "", "change_address_to", {"order_number": number, "new_address": "上海市浦东新区世纪大道100号 200120"})
+    changed = actions.call("action_change_address", demo_sender("wangwei"), "", "change_address_to", {"order_number": number, "new_address": "上海市浦东新区世纪大道100号 200120"})
     assert responses(changed) == ["utter_address_changed"]
     assert Store(actions.store_url).order_for_customer(4, number).shipping_address == "上海市浦东新区世纪大道100号 200120"
 
@@ -177,9 +205,9 @@ def test_address_change_is_validated(actions: ActionServer) -> None:
 def test_database_outage_gets_an_apology_and_the_server_stays_up(tmp_path: Path) -> None:
     secret_url = "postgresql+psycopg2://bot:s3cret-pw@127.0.0.1:9/store"
     for server in run_action_server(tmp_path, secret_url):
-        result = server.call("action_order_status", "maria", "¿dónde está mi pedido?", "order_status", {"language": "es"})
+        result = server.call("action_order_status", demo_sender("maria"), "¿dónde está mi pedido?", "order_status", {"language": "es"})
         assert responses(result) == ["utter_store_unavailable"]
-        assert responses(server.call("action_greet", "maria", "hola", "greet")) == ["utter_store_unavailable"]
+        assert responses(server.call("action_greet", demo_sender("maria"), "hola", "greet")) == ["utter_store_unavailable"]
         log = server.log.read_text()
         assert "store.unavailable" in log and "CS_STORE_URL" in log
         assert "s3cret-pw" not in log and "maria" not in log

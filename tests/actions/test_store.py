@@ -23,7 +23,7 @@ from actions.store import (
 from actions.store.engine import SQLITE_BUSY_TIMEOUT_MS, default_url, make_engine
 from actions.store.migrate import VERSION_TABLE, current_revision, downgrade, upgrade
 from actions.store.models import Base
-from actions.store.seed import CUSTOMERS, PRODUCTS, reset
+from actions.store.seed import CUSTOMERS, PRODUCTS, demo_sender, reset
 from tests.servers import free_port
 
 TODAY = dt.date(2025, 1, 15)
@@ -50,8 +50,8 @@ def seeded(store_url: str) -> Iterator[Store]:
     store.close()
 
 
-def customer_id(store: Store, sender_id: str) -> int:
-    customer = store.customer_for_identity("rest", sender_id)
+def customer_id(store: Store, demo_name: str) -> int:
+    customer = store.customer_for_identity("web", demo_sender(demo_name))
     assert customer is not None
     return customer.id
 
@@ -161,7 +161,7 @@ def test_seed_gives_the_expected_counts(store_url: str) -> None:
     orders = [order for customer in CUSTOMERS for order in customer.orders]
     assert counts == {
         "customers": 8,
-        "channel_identities": 17,
+        "channel_identities": 8,  # one demo web identity per customer
         "preferences": 8,
         "products": 20,
         "orders": 22,
@@ -181,7 +181,7 @@ def test_seed_is_deterministic_and_matches_the_personas(store_url: str) -> None:
     reset(store_url, TODAY)
     store = Store(store_url)
     try:
-        first = {demo.sender_id: store.export_customer(customer_id(store, demo.sender_id))
+        first = {demo.demo_name: store.export_customer(customer_id(store, demo.demo_name))
                  for demo in CUSTOMERS}
     finally:
         store.close()
@@ -189,8 +189,8 @@ def test_seed_is_deterministic_and_matches_the_personas(store_url: str) -> None:
     store = Store(store_url)
     try:
         for demo in CUSTOMERS:
-            export = store.export_customer(customer_id(store, demo.sender_id))
-            assert export == first[demo.sender_id]
+            export = store.export_customer(customer_id(store, demo.demo_name))
+            assert export == first[demo.demo_name]
             assert export["customer"]["phone"].startswith(PHONE_PREFIXES[demo.language])
             assert export["preferences"]["language"] == demo.language
             assert all(len(order["number"]) == 5 and order["number"].isdigit()
@@ -201,10 +201,10 @@ def test_seed_is_deterministic_and_matches_the_personas(store_url: str) -> None:
 
 def test_most_seeded_customers_have_a_processing_and_a_shipped_order(seeded: Store) -> None:
     both = [
-        demo.sender_id
+        demo.demo_name
         for demo in CUSTOMERS
         if {OrderStatus.PROCESSING, OrderStatus.SHIPPED}
-        <= {order.status for order in seeded.open_orders(customer_id(seeded, demo.sender_id))}
+        <= {order.status for order in seeded.open_orders(customer_id(seeded, demo.demo_name))}
     ]
     assert len(both) >= 6
 
@@ -358,7 +358,7 @@ def test_export_is_json_and_complete(seeded: Store) -> None:
     ticket = seeded.create_ticket(maria, "maria", "rest", "complaint", ["user: ¡hola!"])
     export = json.loads(json.dumps(seeded.export_customer(maria)))
     assert export["customer"]["name"] == "Maria García"
-    assert {identity["channel"] for identity in export["identities"]} == {"rest", "web", "twilio"}
+    assert export["identities"] == [{"channel": "web", "sender_id": "web:demo-maria"}]
     assert [order["number"] for order in export["orders"]] == ["10001", "10002", "10003"]
     assert export["orders"][2]["refund"]["amount"] == "79.90"
     assert export["interactions"][0]["intent"] == "greet"
@@ -380,13 +380,12 @@ def test_forget_removes_every_row_about_the_customer(seeded: Store, store_url: s
     assert before["refunds"] - after["refunds"] == 1
     assert after["interactions"] == after["handoff_tickets"] == 0
     assert after["products"] == before["products"]
-    assert seeded.customer_for_identity("rest", "maria") is None
-    assert seeded.customer_for_identity("twilio", "whatsapp:+34612345678") is None
+    assert seeded.customer_for_identity("web", demo_sender("maria")) is None
     assert seeded.order_by_number_and_email("10001", "maria.garcia@example.com") is None
     with pytest.raises(UnknownCustomerError):
         seeded.export_customer(maria)
     assert seeded.forget_customer(maria) is False
-    assert seeded.customer_for_identity("rest", "lukas") is not None
+    assert seeded.customer_for_identity("web", demo_sender("lukas")) is not None
 
 
 # -- configuration and failure ---------------------------------------------------------------

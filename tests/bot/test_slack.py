@@ -17,9 +17,11 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
+from actions.store.seed import demo_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
+from tests.client import tracker
 from tests.responses import identify
-from tests.servers import running_bot
+from tests.servers import API_TOKEN, running_bot
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +30,7 @@ TOKEN = "xoxb-test-token"
 TEAM = "TNORDHAVEN"
 LOCALE = "es-ES"
 LUKAS = "ULUKAS0001"  # linked to the seeded customer Lukas (German, order 20001 processing)
+LUKAS_ORDER = "20001"
 POST_MESSAGE = "/api/chat.postMessage"
 USERS_INFO = "/api/users.info"
 QUIET_S = 2.0  # how long "nothing happened" is watched for
@@ -35,7 +38,7 @@ SLOW_API_S = 3.0
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 CREDENTIALS = """\
-rest:
+bot.rest.GuestRestInput:
 bot.slack.SlackInput:
   slack_token: ${{SLACK_BOT_TOKEN}}
   slack_signing_secret: ${{SLACK_SIGNING_SECRET}}
@@ -61,7 +64,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, slack_api: StandIn) -> Iterato
     store_url = f"sqlite:///{tmp / 'store.db'}"
     reset(store_url)
     store = Store(store_url)
-    store.link_identity(store.customer_for_identity("rest", "lukas").id, "slack", LUKAS)
+    store.link_identity(store.customer_for_identity("web", demo_sender("lukas")).id, "slack", slack_sender(LUKAS))
     store.close()
     credentials = tmp / "credentials.yml"
     credentials.write_text(CREDENTIALS.format(api=slack_api.url))
@@ -129,9 +132,13 @@ def reply_of(request: Recorded) -> tuple:
     return identify(html.unescape(request.json()["text"]))
 
 
-def user_events(bot: str, sender: str) -> List[Dict[str, Any]]:
-    tracker = requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10).json()
-    return [event for event in tracker["events"] if event["event"] == "user"]
+def slack_sender(user: str, team: str = TEAM) -> str:
+    """The sender id bot/slack.py gives a user of a workspace."""
+    return f"slack:{team}:{user}"
+
+
+def user_events(bot: str, user: str) -> List[Dict[str, Any]]:
+    return [event for event in tracker(bot, slack_sender(user))["events"] if event["event"] == "user"]
 
 
 def wait_for_user_events(bot: str, sender: str, count: int, timeout: float = 10) -> List[Dict[str, Any]]:
@@ -278,6 +285,18 @@ def test_a_body_that_is_not_utf8_is_refused_even_when_its_hmac_matches(bot: str)
     assert post(bot, body, signature_headers(body)).status_code == 401
 
 
+def test_lukas_user_id_from_another_workspace_is_not_lukas(bot: str, slack_api: StandIn) -> None:
+    """The sender id is `slack:<team>:<user>`: the same user id signed for another team is a stranger."""
+    envelope = message_event("wo bleibt meine Bestellung?", LUKAS, "COTHER0001")
+    envelope["team_id"] = envelope["event"]["team"] = "TOTHERTEAM"
+    send(bot, envelope)
+    [posted] = slack_api.wait_for(posted_to("COTHER0001"))
+    assert reply_of(posted)[0] == "utter_ask_order_number" and LUKAS_ORDER not in posted.json()["text"]
+    send(bot, message_event("wo bleibt meine Bestellung?", LUKAS, "CHOME00001"))  # the control: his own team
+    [own] = slack_api.wait_for(posted_to("CHOME00001"))
+    assert reply_of(own)[0].startswith("utter_order_status_") and LUKAS_ORDER in own.json()["text"]
+
+
 def test_bot_posts_edits_and_other_events_are_acknowledged_but_not_answered(bot: str, slack_api: StandIn) -> None:
     user, channel = "UQUIET0001", "CQUIET0001"
     ignored = [
@@ -324,7 +343,7 @@ def test_bad_bodies_get_a_4xx_with_a_reason_and_the_bot_keeps_running(bot: str, 
     reply = post(bot, body, signature_headers(body), content_type)
     assert reply.status_code == status
     assert reply.json()["error"]
-    assert requests.get(f"{bot}/status", timeout=10).status_code == 200
+    assert requests.get(f"{bot}/status", params={"token": API_TOKEN}, timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("key, variable", [("slack_signing_secret", "SLACK_SIGNING_SECRET"), ("slack_token", "SLACK_BOT_TOKEN")])

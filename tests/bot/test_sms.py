@@ -18,10 +18,12 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from actions.store import OrderStatus, Store
-from bot.sms import HELP_TEXTS, SmsConfigError, SmsSettings, TwilioSmsInput, keyword_of, language_hint
+from actions.store.seed import demo_sender
+from bot.sms import HELP_TEXTS, SmsConfigError, SmsSettings, TwilioSmsInput, keyword_of, language_hint, sms_sender
 from tests.bot.stand_in import StandIn, running_stand_in
+from tests.client import tracker
 from tests.responses import identify
-from tests.servers import BIN, MODEL, free_port, running_bot, server_env
+from tests.servers import API_TOKEN, BIN, MODEL, free_port, running_bot, server_env
 
 slow = pytest.mark.slow
 
@@ -29,9 +31,9 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "0" * 32
 BOT_NUMBER = "+15005550006"
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
-MARIAS_PHONE = "+34612345678"  # the seeded demo customer's number
+MARIAS_PHONE = "+34612345678"  # the seeded demo customer's number (linked to SMS by a test)
 CREDENTIALS = f"""
-rest:
+bot.rest.GuestRestInput:
 bot.sms.TwilioSmsInput:
   auth_token: ${{TWILIO_AUTH_TOKEN}}
 tests.bot.test_sms.RestRepliesSmsInput:
@@ -127,10 +129,9 @@ def starts(parts: List[str]) -> List[Optional[Tuple[str, str]]]:
     return [identify(" ".join(parts[:count])) for count in range(1, len(parts) + 1)]
 
 
-def user_events(bot: str, sender: str) -> List[dict]:
-    tracker = requests.get(f"{bot}/conversations/{sender}/tracker", timeout=10)
-    tracker.raise_for_status()
-    return [event for event in tracker.json()["events"] if event["event"] == "user"]
+def user_events(bot: str, phone: str) -> List[dict]:
+    """The user events of this number's conversation (sender id `sms:<number>`)."""
+    return [event for event in tracker(bot, sms_sender(phone))["events"] if event["event"] == "user"]
 
 
 # -- settings, without a server -----------------------------------------------------------
@@ -257,9 +258,9 @@ def test_a_retried_message_sid_is_processed_once(bot: str) -> None:
 
 @slow
 def test_a_digit_reply_picks_the_numbered_button(bot: str, store: Store) -> None:
-    maria = store.customer_for_identity("rest", "maria")
+    maria = store.customer_for_identity("web", demo_sender("maria"))
     assert maria is not None
-    store.link_identity(maria.id, "sms", MARIAS_PHONE)
+    store.link_identity(maria.id, "sms", sms_sender(MARIAS_PHONE))  # as a one-time code would
     [question] = sms(bot, MARIAS_PHONE, "quiero cancelar mi pedido")
     text, *menu = question.split("\n")
     assert identify(text) == ("utter_ask_cancel_confirmation", "es")
@@ -325,7 +326,7 @@ def test_bad_input_is_refused_with_a_reason_and_the_server_keeps_running(
 ) -> None:
     answer = post_signed(webhook(bot), form)
     assert answer.status_code == status and reason in answer.text
-    assert requests.get(f"{bot}/status", timeout=10).status_code == 200
+    assert requests.get(f"{bot}/status", params={"token": API_TOKEN}, timeout=10).status_code == 200
 
 
 @slow

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Iterator, List
 
+import jwt
 import pytest
-import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -18,8 +18,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from bot.web_session import ALGORITHM, COOKIE
+from tests.client import DEMO_SIGN_IN, tracker
 from tests.responses import identify
-from tests.servers import running_bot, seeded_store
+from tests.servers import WEB_SESSION_SECRET, running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +34,7 @@ STORE_KEY = "nordhaven-chat"
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("web-browser")
-    with running_bot(tmp, seeded_store(tmp)) as base:
+    with running_bot(tmp, seeded_store(tmp), extra_env=DEMO_SIGN_IN) as base:
         yield f"{base}/webhooks/web/"
 
 
@@ -56,11 +58,17 @@ def browser() -> Iterator[WebDriver]:
 
 @pytest.fixture
 def page(browser: WebDriver, bot: str) -> WebDriver:
-    """The chat page with a fresh conversation (nothing in localStorage)."""
+    """The chat page with a fresh conversation (no session cookie, nothing in localStorage)."""
     browser.get(bot)
+    browser.delete_all_cookies()
     browser.execute_script("localStorage.clear();")
     browser.refresh()
     return browser
+
+
+def session_sender(driver: WebDriver) -> str:
+    """The sender id in the browser's HttpOnly session cookie (the page's script cannot read it)."""
+    return jwt.decode(driver.get_cookie(COOKIE)["value"], WEB_SESSION_SECRET, algorithms=[ALGORITHM])["sub"]
 
 
 def bubbles(driver: WebDriver, kind: str) -> List[WebElement]:
@@ -94,7 +102,8 @@ def test_an_arabic_reply_renders_right_to_left(page: WebDriver) -> None:
 
 
 def test_buttons_are_shown_and_a_click_sends_their_payload(page: WebDriver, bot: str) -> None:
-    page.get(f"{bot}?customer=maria")
+    page.get(f"{bot}demo/maria")  # the demo sign-in: a session as Maria, then the page
+    assert page.current_url == bot
     say(page, "I want to cancel order 10001")
     buttons = page.find_elements(By.CSS_SELECTOR, "#log .buttons button")
     assert [button.text for button in buttons] == ["Yes", "No"]
@@ -110,18 +119,36 @@ def test_a_reload_keeps_the_conversation_and_its_sender(page: WebDriver, bot: st
     say(page, "where is my order?")
     shown = [item.text for item in page.find_elements(By.CSS_SELECTOR, "#log > li")]
     state = json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))
+    sender = session_sender(page)
+    assert sender.startswith("web:") and sender not in json.dumps(state)
+    cookie = page.get_cookie(COOKIE)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.execute_script("return document.cookie;") == ""
 
     page.refresh()
 
     assert [item.text for item in page.find_elements(By.CSS_SELECTOR, "#log > li")] == shown
-    assert json.loads(page.execute_script(f"return localStorage.getItem('{STORE_KEY}');"))["sender"] == state["sender"]
+    assert session_sender(page) == sender
     say(page, "hello")
     # Both messages reached one tracker, with the page's session id and the browser's locale.
-    tracker = requests.get(f"{bot.split('/webhooks/')[0]}/conversations/{state['sender']}/tracker", timeout=10).json()
-    user_events = [event for event in tracker["events"] if event["event"] == "user"]
+    user_events = [event for event in tracker(bot.split("/webhooks/")[0], sender)["events"] if event["event"] == "user"]
     assert [event["text"] for event in user_events] == ["where is my order?", "hello"]
-    assert {event["metadata"]["session_id"] for event in user_events} == {state["sessionId"]}
+    assert {event["metadata"]["session_id"] for event in user_events} == {state["conversation"]}
     assert user_events[-1]["metadata"]["locale"] == "en-US"
+
+
+def test_new_conversation_gets_a_new_session(page: WebDriver) -> None:
+    say(page, "hello")
+    before = session_sender(page)
+    page.find_element(By.ID, "restart").click()
+    WebDriverWait(page, REPLY_TIMEOUT_S).until(lambda d: not bubbles(d, "user") and session_sender(d) != before)
+    assert identify(say(page, "hello")[0].text) == ("utter_greet", "en")
+
+
+def test_a_customer_link_is_gone_and_a_url_cannot_pick_the_sender(page: WebDriver, bot: str) -> None:
+    page.get(f"{bot}?customer=maria")
+    assert identify(say(page, "/greet")[0].text) == ("utter_greet", "en")  # a guest, not Maria
+    assert session_sender(page) != "web:demo-maria"
 
 
 def test_the_address_without_the_final_slash_leads_to_a_working_page(page: WebDriver, bot: str) -> None:

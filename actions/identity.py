@@ -23,7 +23,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.code_delivery import DeliveryConfigError, masked, shared_delivery
-from actions.common import StoreAction, channel_of, in_thread, language_of, shared_store
+from actions.common import GUEST_CHANNEL, StoreAction, channel_of, in_thread, language_of, shared_store
 from actions.store.errors import StoreError
 from actions.store.repository import LINK_CODE_WINDOW, Store
 from actions.store.views import (
@@ -78,11 +78,15 @@ class ActionRequestLinkCode(StoreAction):
         return "action_request_link_code"
 
     async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
+        channel = channel_of(tracker)
+        if channel == GUEST_CHANNEL:
+            # REST callers are guests whatever they send (README, "Security"): nothing to link.
+            dispatcher.utter_message(response="utter_link_unavailable_here")
+            return []
         contact = contact_in(tracker)
         if contact is None:
             dispatcher.utter_message(response="utter_ask_link_contact")
             return []
-        channel = channel_of(tracker)
         issued = await in_thread(store.issue_link_code, channel, tracker.sender_id, contact)
         if issued.withheld is not None:
             logger.warning(

@@ -42,7 +42,7 @@ FORM_BYTES = 10 * 1024 * 1024
 ACCOUNT_SID = "AC" + "0" * 32
 SECRETS = {"TWILIO_AUTH_TOKEN": "bench-abuse-auth-token", "TWILIO_ACCOUNT_SID": ACCOUNT_SID}
 THIS_BOT = """\
-rest:
+bot.rest.GuestRestInput:
 bot.web.WebChatInput:
 bot.sms.TwilioSmsInput:
   auth_token: ${TWILIO_AUTH_TOKEN}

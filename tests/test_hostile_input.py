@@ -27,6 +27,7 @@ from sanic.request import RequestParameters
 from twilio.request_validator import RequestValidator
 
 from tests.bot.stand_in import StandIn, running_stand_in
+from tests.client import WebChat, tracker
 from tests.servers import running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ ACCOUNT_SID = "AC" + "0" * 32
 BOT_NUMBER = "+15005550006"
 MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CREDENTIALS = """\
-rest:
+bot.rest.GuestRestInput:
 bot.web.WebChatInput:
 bot.slack.SlackInput:
   slack_token: xoxb-hostile-input
@@ -83,10 +84,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory, apis: StandIn) -> Iterator[Tup
         yield base, str(tmp / "rasa.log")
 
 
-def user_events(base: str, sender: str) -> List[dict]:
-    tracker = requests.get(f"{base}/conversations/{sender}/tracker", timeout=30)
-    tracker.raise_for_status()
-    return [event for event in tracker.json()["events"] or [] if event["event"] == "user"]
+def user_events(base: str, sender_id: str) -> List[dict]:
+    return [event for event in tracker(base, sender_id)["events"] or [] if event["event"] == "user"]
 
 
 # -- the fuzzer -----------------------------------------------------------------------------
@@ -289,13 +288,14 @@ def test_the_chat_page_sends_a_csp_without_inline_script_and_no_framing(bot: Tup
 
 def test_the_web_webhook_takes_only_json_so_other_sites_cannot_post_without_a_preflight(bot: Tuple[str, str]) -> None:
     base, _ = bot
-    body = json.dumps({"sender": "cross-site", "message": "where is my order 10001?"})
+    chat = WebChat(base).start()  # even with the visitor's session cookie, which a browser would send
+    body = json.dumps({"message": "where is my order 10001?"})
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
-        reply = requests.post(f"{base}/webhooks/web/webhook", data=body, headers={"Content-Type": content_type}, timeout=60)
+        reply = chat.http.post(f"{base}/webhooks/web/webhook", data=body, headers={"Content-Type": content_type}, timeout=60)
         assert reply.status_code == 415, content_type
-    assert user_events(base, "cross-site") == []
-    assert requests.post(f"{base}/webhooks/web/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=120).status_code == 200
-    assert len(user_events(base, "cross-site")) == 1
+    assert user_events(base, chat.sender) == []
+    assert chat.http.post(f"{base}/webhooks/web/webhook", data=body, headers={"Content-Type": "application/json"}, timeout=120).status_code == 200
+    assert len(user_events(base, chat.sender)) == 1
 
 
 def test_rest_gets_the_same_input_contract(bot: Tuple[str, str]) -> None:
@@ -307,7 +307,7 @@ def test_rest_gets_the_same_input_contract(bot: Tuple[str, str]) -> None:
     sender = f"rest-{uuid.uuid4().hex[:8]}"
     reply = requests.post(url, json={"sender": sender, "message": "where is my \u202eorder\u200b 10001?", "input_channel": "slack"}, timeout=120)
     assert reply.status_code == 200
-    [event] = user_events(base, sender)
+    [event] = user_events(base, f"rest:{sender}")
     assert event["text"] == "where is my order 10001?"
     assert event["input_channel"] == "rest", "the body does not pick the channel"
 
@@ -341,7 +341,7 @@ def test_an_sms_turn_survives_its_client_disconnecting_and_its_redelivery_is_not
     assert len(sent) == 2, "the reply's two parts, sent once"
     time.sleep(2)
     assert len(apis.received(lambda request: request.path == MESSAGES_PATH and request.form().get("To") == [phone])) == 2
-    assert len(user_events(base, phone)) == 1, "the turn ran to its end, once"
+    assert len(user_events(base, f"sms:{phone}")) == 1, "the turn ran to its end, once"
 
 
 def test_a_twiml_redelivery_of_a_cut_off_turn_gets_that_turns_replies(bot: Tuple[str, str]) -> None:
@@ -358,4 +358,4 @@ def test_a_twiml_redelivery_of_a_cut_off_turn_gets_that_turns_replies(bot: Tuple
     parts = [message.text or "" for message in ElementTree.fromstring(redelivery.content).iter("Message")]
     assert parts, "the redelivery is answered with the replies, not dropped as a duplicate"
     assert post_sms(url, form, timeout=120).status_code == 200
-    assert len(user_events(base, phone)) == 1
+    assert len(user_events(base, f"sms:{phone}")) == 1

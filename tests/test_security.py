@@ -101,6 +101,14 @@ def test_a_rest_caller_claiming_a_customer_is_a_guest(bot: Bot, claim: Dict[str,
     assert events and {e["input_channel"] for e in events} == {"rest"}
 
 
+def test_a_rest_caller_cannot_link_an_account_or_be_sent_a_code(bot: Bot) -> None:
+    """A guest is told linking is not possible here, and no code form starts."""
+    replies = rest(bot.url, "link-try", "link my account, my email is lukas.schneider@example.com")
+    assert names(replies) == ["utter_link_unavailable_here"], replies
+    events = [e for e in tracker(bot.url, "rest:link-try")["events"] if e["event"] == "active_loop"]
+    assert not any(e.get("name") == "link_code_form" for e in events), "no code form for a guest"
+
+
 def test_a_web_page_cannot_choose_its_sender(bot: Bot) -> None:
     chat = WebChat(bot.url).start()
     assert_lukas_unreachable(bot, lambda message: texts(chat.post(message, sender=demo_sender("lukas"))))

@@ -105,7 +105,7 @@ def test_finetuning_cannot_add_intents(tiny_model_dir: Path, model_storage: Loca
 @pytest.mark.slow
 def test_real_default_model_on_a_small_bilingual_set(model_storage: LocalModelStorage) -> None:
     data = training_data()
-    classifier = make({"epochs": 30}, model_storage)
+    classifier = make({"epochs": 30, "trainable_layers": 0}, model_storage)
     classifier.train(data)
     messages = classifier.process([Message(data={"text": t}) for t in ["¿dónde está mi paquete?", "I'd like to cancel that order"]])
     assert [m.get("intent")["name"] for m in messages] == ["order_status", "cancel_order"]
@@ -113,10 +113,12 @@ def test_real_default_model_on_a_small_bilingual_set(model_storage: LocalModelSt
 
 @pytest.mark.slow
 def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model_storage: LocalModelStorage) -> None:
-    """With the default backend, which on CPU is the quantized ONNX graph."""
+    """With the default backend, which on CPU is the quantized ONNX graph, and `auto` layers:
+    a bot that serves four languages with English examples only keeps its encoder frozen."""
     english = load_data(str(REPO / "data" / "nlu" / "en.yml"))
-    classifier = make({}, model_storage)
+    classifier = make({}, model_storage, nodes=detector_node(["en", "es", "de", "zh"]))
     classifier.train(english)
+    assert classifier.encoder.trainable_layers == 0
     assert classifier.onnx_encoder is not None
     for language in ("es", "de", "zh"):
         examples = load_data(str(REPO / "benchmarks" / "heldout" / f"{language}.yml")).intent_examples

@@ -59,7 +59,12 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
 }
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+# Also a MESSAGE_FEATURIZER (its `process_training_data` leaves the data alone) so that Rasa puts it
+# in the training graph, where the classifier's `trainable_layers: auto` reads its `languages`.
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER],
+    is_trainable=False,
+)
 class LanguageDetector(GraphComponent, EntityExtractorMixin):
     """Per-message language identification restricted to the bot's languages."""
 

@@ -141,7 +141,7 @@ async def evaluate(pipeline: str, setting: str, agent: Agent, seconds: float, se
     return result
 
 
-async def measure_latency(agents: Dict[str, Agent], sets) -> Dict[str, Tuple[float, float]]:
+async def measure_latency(agents: Dict[str, Agent], texts: Sequence[str]) -> Dict[str, Tuple[float, float]]:
     """p50/p95 ms of one-message parses.
 
     The pipelines take turns in blocks of LATENCY_BLOCK messages, so background load on the
@@ -149,8 +149,6 @@ async def measure_latency(agents: Dict[str, Agent], sets) -> Dict[str, Tuple[flo
     the thread pools that torch, TensorFlow and ONNX Runtime keep spinning after a call
     must not slow down the next pipeline (message-by-message turns had the torch pipeline
     at 90 ms p50 instead of 50)."""
-    texts = [text for examples in sets.values() for text, _, _ in examples]
-    texts = texts[:: max(1, len(texts) // LATENCY_MESSAGES)][:LATENCY_MESSAGES]
     timings: Dict[str, List[float]] = {name: [] for name in agents}
     for agent in agents.values():
         for text in texts[:WARM_UP_PARSES]:

@@ -69,6 +69,23 @@ def stratified_split(labels: Sequence[int], fraction: float, seed: int) -> Tuple
     return sorted(train), sorted(validation)
 
 
+def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> List[List[int]]:
+    """`folds` lists of indices that together hold every example once, each label dealt round
+    the folds in turn (so each fold sees every label that has `folds` examples or more)."""
+    rng = random.Random(seed)
+    by_label: Dict[int, List[int]] = {}
+    for index, label in enumerate(labels):
+        by_label.setdefault(label, []).append(index)
+    assignment: List[List[int]] = [[] for _ in range(folds)]
+    dealt = 0
+    for indices in by_label.values():
+        rng.shuffle(indices)
+        for index in indices:
+            assignment[dealt % folds].append(index)
+            dealt += 1
+    return [sorted(fold) for fold in assignment]
+
+
 class ClassifierHead(nn.Module):
     """Dropout and a linear layer over the pooled sentence vector."""
 

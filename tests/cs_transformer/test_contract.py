@@ -25,6 +25,7 @@ def tiny_classifier_config(model_dir: Path, backend: str = "torch") -> Dict:
         "text_prefix": "",
         "trainable_layers": 2,
         "epochs": 20,
+        "encoder_epochs": 20,
         "retrieval_weight": 0.25,
         "batch_size": 8,
         "learning_rate": 5e-3,

@@ -217,7 +217,7 @@ def crosslingual_split(dev, data: Path, large_sample: int, seed: int):
     large = read_sentences(data / "train-large" / f"{SOURCE_LANGUAGE}.jsonl")
     sample = random.Random(seed).sample(large, min(large_sample, len(large)))
     tests = {language: sentences for language, sentences in dev.items() if language != SOURCE_LANGUAGE}
-    return [dev[SOURCE_LANGUAGE] + sample], tests
+    return [(dev[SOURCE_LANGUAGE] + sample, tests)]
 
 
 async def out_of_scope(model: Path, dev: Dict[str, List[Sentence]], per_language: int, seed: int):

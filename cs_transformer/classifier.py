@@ -241,24 +241,26 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         label_ids = [index[key] for key in keys]
         self.encoder.eval()
         frozen_encoder = self.encoder.trainable_layers == 0
-        if frozen_encoder and self._exports_onnx():
-            # The encoder will not change: export it now, and learn the head and prototypes
-            # from the vectors of the graph that will serve them (quantization error included).
-            self._export_onnx()
-        tuned, frozen = self._encode(texts)
-        # The frozen space never moves, so prototypes can be taken before training.
-        self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
+        vectors: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        if frozen_encoder:
+            if self._exports_onnx():
+                # The encoder will not change: export it now, and learn the head and prototypes
+                # from the vectors of the graph that will serve them (quantization error included).
+                self._export_onnx()
+            vectors = self._encode(texts)
         settings = self._settings()
         trainer = Trainer(self.encoder, self.head, settings, self.device, self.dtype)
-        report = trainer.fit(texts, label_ids, frozen_features=tuned if frozen_encoder else None)
+        report = trainer.fit(texts, label_ids, frozen_features=vectors[0] if vectors else None)
         self.encoder.eval()
         # Sentence vectors arrive on the CPU (see _encode): the small head scores them there.
         self.head.to("cpu").eval()
         if not frozen_encoder:
             if self._exports_onnx():
                 self._export_onnx()
-            tuned, frozen = self._encode(texts)
-            self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
+            # Encoded once training is over, by the graph that will serve (one pass, not two).
+            vectors = self._encode(texts)
+        tuned, frozen = vectors
+        self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
         calibration = self._calibrate(tuned, frozen, label_ids, settings)
         logger.info(
             "cs_transformer.train.done labels=%d examples=%d trainable_layers=%d epochs=%d best_epoch=%d "
@@ -581,7 +583,10 @@ def intent_confidences(by_label: Dict[Text, float]) -> Dict[Text, float]:
 
 
 def bot_languages(execution_context: ExecutionContext) -> Optional[List[Text]]:
-    """The `languages` of the pipeline's LanguageDetector, or None when it has none."""
+    """The `languages` of the graph's LanguageDetector, or None when it has none.
+
+    Rasa 3.6's training graph holds only trainable components, tokenizers and featurizers:
+    the detector is found there only when it is registered as one of those."""
     for node in execution_context.graph_schema.nodes.values():
         if isinstance(node.uses, type) and issubclass(node.uses, LanguageDetector):
             return list(node.config.get("languages") or LanguageDetector.get_default_config()["languages"])

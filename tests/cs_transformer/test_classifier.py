@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
-from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.graph import ExecutionContext, GraphSchema, SchemaNode
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.exceptions import InvalidConfigException
@@ -14,23 +15,30 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from cs_transformer import TransformerClassifier
-from cs_transformer.classifier import label_of
+from cs_transformer import LanguageDetector, TransformerClassifier
+from cs_transformer.calibration import apply_temperature, fit_temperature
+from cs_transformer.classifier import AUTO_TRAINABLE_LAYERS, META_FILE, label_of
 from cs_transformer.errors import CsTransformerError, ModelNotFoundError
 from tests.conftest import REPO
 from tests.cs_transformer.conftest import training_data
 from tests.cs_transformer.test_contract import BACKENDS, tiny_classifier_config
 
 
-def make(config, storage, resource=Resource("clf"), finetuning=False) -> TransformerClassifier:
-    context = ExecutionContext(GraphSchema({}), "test", is_finetuning=finetuning)
+def make(config, storage, resource=Resource("clf"), finetuning=False, nodes=None) -> TransformerClassifier:
+    context = ExecutionContext(GraphSchema(nodes or {}), "test", is_finetuning=finetuning)
     return TransformerClassifier.create(config, storage, resource, context)
+
+
+def detector_node(languages) -> dict:
+    """The pipeline's LanguageDetector as the train graph holds it."""
+    return {"run_LanguageDetector0": SchemaNode({}, LanguageDetector, "create", "process", {"languages": languages})}
 
 
 def test_every_bad_key_gets_its_own_line(model_storage: LocalModelStorage) -> None:
     bad = {
         "epochs": 0, "device": "tpu", "retrieval_weight": 1.5, "learning_rte": 1e-4, "precision": "int3",
-        "inference_backend": "tensorrt", "pooling_layers": [12],
+        "inference_backend": "tensorrt", "pooling_layers": [12], "trainable_layers": "all",
+        "calibration_folds": 1, "encoder_epochs": 0,
     }
     with pytest.raises(InvalidConfigException) as error:
         make(bad, model_storage)
@@ -128,3 +136,67 @@ def test_only_fine_tuned_layers_hold_back_a_validation_split_by_default(
     classifier.train(training_data())
     assert classifier._settings().validation_split == split
     assert make({**config, "validation_split": 0.2}, model_storage)._validation_split() == 0.2
+
+
+def test_temperature_sharpens_underconfident_and_softens_overconfident_scores() -> None:
+    """Right answers at 0.4 want a temperature below 1; wrong answers at 0.9 one above it."""
+    labels = [0] * 50
+    timid = torch.tensor([[0.4, 0.3, 0.3]] * 50)
+    assert fit_temperature(timid, labels) < 1.0
+    overconfident = torch.tensor([[0.9, 0.05, 0.05]] * 25 + [[0.05, 0.9, 0.05]] * 25)
+    temperature = fit_temperature(overconfident, labels)
+    assert temperature > 1.0
+    rescaled = apply_temperature(overconfident, temperature)
+    assert torch.equal(rescaled.argmax(-1), overconfident.argmax(-1))
+    assert rescaled.max(-1).values.max() < 0.9
+
+
+@pytest.mark.parametrize("trainable_layers", [0, 2])
+def test_calibration_is_fitted_persisted_and_served(tiny_model_dir: Path, model_storage: LocalModelStorage, trainable_layers: int) -> None:
+    """Out-of-fold over a frozen encoder, the validation split when fine-tuning; the loaded model
+    serves the same calibrated confidences, and calibration never changes the ranking."""
+    config = {
+        **tiny_classifier_config(tiny_model_dir), "trainable_layers": trainable_layers, "calibration_folds": 3,
+        "validation_split": 0.25, "epochs": 10, "encoder_epochs": 10,
+    }
+    resource = Resource(f"calibrated-{trainable_layers}")
+    trained = make(config, model_storage, resource)
+    trained.train(training_data())
+    assert trained.temperature != 1.0
+    with model_storage.read_from(resource) as directory:
+        calibration = json.loads((Path(directory) / META_FILE).read_text())["calibration"]
+    assert calibration["method"] == "temperature" and calibration["temperature"] == trained.temperature
+    assert calibration["nll_after"] <= calibration["nll_before"]
+    texts = ["where is my order", "hola", "cancelar mi pedido", "ok"]
+    loaded = TransformerClassifier.load(config, model_storage, resource, ExecutionContext(GraphSchema({}), "test"))
+    assert loaded.temperature == trained.temperature
+    assert torch.allclose(loaded.predict_proba(texts), trained.predict_proba(texts), atol=1e-5)
+    raw = loaded.predict_proba(texts, calibrated=False)
+    assert not torch.allclose(loaded.predict_proba(texts), raw)
+    assert torch.equal(loaded.predict_proba(texts).argmax(-1), raw.argmax(-1))
+
+
+def test_calibration_can_be_turned_off(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
+    config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": 0, "calibration_folds": 0, "epochs": 2}
+    classifier = make(config, model_storage, Resource("uncalibrated"))
+    classifier.train(training_data())
+    assert classifier.temperature == 1.0
+
+
+@pytest.mark.parametrize(
+    "languages, expected_layers",
+    [(["en", "es"], AUTO_TRAINABLE_LAYERS), (["en", "es", "zh"], 0), (None, AUTO_TRAINABLE_LAYERS)],
+    ids=["examples-cover-the-bot", "no-chinese-examples", "no-detector"],
+)
+def test_auto_fine_tunes_only_when_the_examples_cover_the_bots_languages(
+    languages, expected_layers: int, tiny_model_dir: Path, model_storage: LocalModelStorage
+) -> None:
+    """The English and Spanish examples cover an en/es bot: fine-tune. A zh bot without Chinese
+    examples keeps the frozen space that carries English and Spanish over to Chinese."""
+    config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": "auto", "epochs": 1, "encoder_epochs": 1}
+    nodes = detector_node(languages) if languages else None
+    classifier = make(config, model_storage, Resource(f"auto-{languages}"), nodes=nodes)
+    classifier.train(training_data())
+    assert classifier.encoder.trainable_layers == min(expected_layers, 2)  # the tiny model has 2 layers
+    loaded = TransformerClassifier.load(config, model_storage, Resource(f"auto-{languages}"), ExecutionContext(GraphSchema({}), "test"))
+    assert loaded.encoder.trainable_layers == classifier.encoder.trainable_layers

@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 MODEL := models/shop.tar.gz
-# The NLU component code counts too (tools such as lint.py and evaluate.py do not).
+# The NLU component code counts too (tools such as lint.py, evaluate.py and grading.py do not).
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
-  $(filter-out cs_transformer/lint.py cs_transformer/evaluate.py,$(wildcard cs_transformer/*.py))
+  $(filter-out cs_transformer/lint.py cs_transformer/evaluate.py cs_transformer/grading.py,$(wildcard cs_transformer/*.py))
 export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-load bench-latency bench-langid bench-abuse
+.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -46,7 +46,7 @@ test: train system-deps  ## the whole suite, slow tests included (the end-to-end
 lint: $(STAMP)  ## translation coverage: responses, examples and their languages, per bot language
 	$(BIN)/python -m cs_transformer.lint $(LINT_ARGS)
 
-eval: $(STAMP)  ## per-language accuracy, per-intent F1 and confusion matrices (PNG) on the held-out set
+eval: $(STAMP)  ## per-language accuracy, fallback rate, out-of-scope rejection, calibration (PNG), per-intent F1 and confusion matrices (PNG) on the held-out set, FallbackClassifier kept
 	$(BIN)/python -m cs_transformer.evaluate --out results/eval $(EVAL_ARGS)
 
 bench-nlu: $(STAMP)  ## cs_transformer (quantized ONNX and torch) vs stock DIET on the held-out set (not a test; ~45 min on 2 cores)
@@ -54,6 +54,10 @@ bench-nlu: $(STAMP)  ## cs_transformer (quantized ONNX and torch) vs stock DIET 
 
 bench-langid: $(STAMP)  ## language identification on short messages and xSID dev sentences, both backends (seconds)
 	$(BIN)/python benchmarks/langid.py
+
+XSID ?= $(CURDIR)/../shared/data/xsid-dev
+bench-xsid: $(MODEL)  ## the bot's NLU as configured vs stock DIET on the public xSID dev data: in-language k-fold, English-only, out of scope (not a test; hours on 2 cores: BENCH_ARGS='--run-folds 1')
+	$(BIN)/python benchmarks/xsid.py --data $(XSID) $(BENCH_ARGS)
 
 bench-latency: $(MODEL)  ## one-message NLU latency p50/p95 of the trained bot (about a minute)
 	$(BIN)/python benchmarks/latency.py

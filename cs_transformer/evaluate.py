@@ -18,10 +18,13 @@ own evaluation loop (`rasa.nlu.test.get_eval_data`, what `rasa test nlu` runs):
 
 Regexes, lookup tables and synonyms of every NLU file in `--data` are always trained on;
 intent examples only from the files named after a train language. The pipeline is the
-config's with FallbackClassifier removed, so every message gets an intent and accuracy
-measures the classifier alone. Writes to `--out`: report.md, report.json,
-confusion_<language>.png and accuracy_by_language.png. Exit status: 2 when the inputs
-cannot be evaluated, else 0.
+config's as it is, FallbackClassifier included: the bot is graded as it runs
+(`cs_transformer.grading`), a message that falls back counts as wrong, and `out_of_scope`
+test sentences count as handled when the bot declines them. Per language: accuracy,
+fallback rate, out-of-scope rejection, expected calibration error, per-intent scores.
+Writes to `--out`: report.md, report.json, confusion_<language>.png,
+accuracy_by_language.png and reliability.png. Exit status: 2 when the inputs cannot be
+evaluated, else 0.
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ import numpy as np
 from matplotlib.figure import Figure
 from rasa.core.agent import Agent
 from rasa.model_training import train_nlu
-from rasa.nlu.test import get_eval_data
 from rasa.shared.data import get_data_files, is_nlu_file
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.loading import load_data
@@ -56,46 +58,17 @@ from rasa.utils.log_utils import configure_structlog
 from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
+from cs_transformer import grading
+from cs_transformer.grading import OUT_OF_SCOPE, Outcome, accuracy
 from cs_transformer.lint import LintError, read_languages
 
 HELDOUT = "heldout"
 CROSSVAL = "crossval"
-FALLBACK_CLASSIFIER = "FallbackClassifier"
-# What a pipeline without an intent classifier predicts; shown as a label of its own.
-NO_INTENT = "(none)"
 REPORT_TEXT_CHARS = 80
 
 
 class EvaluationError(Exception):
     """The inputs cannot be evaluated (missing file, too few examples): exit 2."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One test sentence: its labels and what the model said."""
-
-    text: str
-    intent: str  # `faq` for every FAQ question
-    predicted: str
-    confidence: float
-    answer: Optional[str] = None  # the FAQ key, `faq/warranty`; None for other intents
-    predicted_answer: Optional[str] = None  # the response selector's key for this sentence
-
-    @property
-    def expected_label(self) -> str:
-        return self.answer or self.intent
-
-    @property
-    def predicted_label(self) -> str:
-        """The predicted FAQ key when a retrieval intent was predicted, else the intent."""
-        if self.predicted_answer and self.predicted_answer.startswith(self.predicted + "/"):
-            return self.predicted_answer
-        return self.predicted
-
-    @property
-    def correct(self) -> bool:
-        """What the customer sees: the right intent and, for an FAQ, the right answer."""
-        return self.predicted_label == self.expected_label
 
 
 @dataclass(frozen=True)
@@ -111,6 +84,12 @@ class LanguageResult:
     intents: Dict[str, Dict[str, float]]  # intent -> precision, recall, f1, support
     errors: List[Dict[str, Any]]  # sentences whose intent or FAQ answer was wrong
     fold_accuracy: List[float] = field(default_factory=list)  # crossval only
+    fallback_rate: float = 0.0  # share of in-scope sentences that fell back
+    top_accuracy: float = 0.0  # the classifier's top intent, as if there were no fallback
+    oos_sentences: int = 0
+    oos_rejection: Optional[float] = None  # None when no out-of-scope sentence was tested
+    ece: float = 0.0  # expected calibration error of the classifier's top intent
+    reliability: List[Dict[str, float]] = field(default_factory=list)  # the bins behind `ece`
 
 
 @dataclass(frozen=True)
@@ -125,12 +104,18 @@ class Evaluation:
     folds: Optional[int]
     command: str
     results: List[LanguageResult]
+    fallback_threshold: Optional[float] = None  # None: the config has no FallbackClassifier
 
     def summary(self) -> Dict[str, Optional[float]]:
         """Means over the test languages: every language weighs the same."""
         answers = [r.answer_accuracy for r in self.results if r.answer_accuracy is not None]
+        rejections = [r.oos_rejection for r in self.results if r.oos_rejection is not None]
         return {
             "accuracy": statistics.mean(r.accuracy for r in self.results),
+            "fallback_rate": statistics.mean(r.fallback_rate for r in self.results),
+            "oos_rejection": statistics.mean(rejections) if rejections else None,
+            "ece": statistics.mean(r.ece for r in self.results),
+            "top_accuracy": statistics.mean(r.top_accuracy for r in self.results),
             "macro_f1": statistics.mean(r.macro_f1 for r in self.results),
             "answer_accuracy": statistics.mean(answers) if answers else None,
         }
@@ -139,7 +124,7 @@ class Evaluation:
         return {
             "mode": self.mode,
             "config": self.config,
-            "fallback_classifier_removed": True,
+            "fallback_threshold": self.fallback_threshold,
             "train_languages": self.train_languages,
             "test_languages": self.test_languages,
             "test_data": self.test_data,
@@ -171,12 +156,15 @@ class Run:
 
 
 def score(language: str, outcomes: Sequence[Outcome], fold_accuracy: Sequence[float] = ()) -> LanguageResult:
-    """Accuracy, macro-F1 and per-intent scores at intent level (`faq` is one intent), plus
-    answer accuracy: the share of FAQ questions that got the right intent and answer.
+    """Accuracy, fallback rate, out-of-scope rejection, calibration, macro-F1 and per-intent
+    scores at intent level (`faq` is one intent), plus answer accuracy: the share of FAQ
+    questions that got the right intent and answer.
 
-    Macro-F1 averages the intents that were tested. Intents only predicted are listed (support
-    0, F1 0) but not averaged: their mistakes already cost the tested intents' recall, and a
-    test set without some intent should not lower the score by which wrong label won.
+    Macro-F1 averages the in-scope intents that were tested (`out_of_scope` is graded by its
+    rejection rate, which a fallback counts toward). Intents only predicted (`nlu_fallback`
+    among them) are listed (support 0, F1 0) but not averaged: their mistakes already cost
+    the tested intents' recall, and a test set without some intent should not lower the
+    score by which wrong label won.
     """
     if not outcomes:
         raise EvaluationError(f"{language}: no test sentences")
@@ -193,11 +181,12 @@ def score(language: str, outcomes: Sequence[Outcome], fold_accuracy: Sequence[fl
         for label in sorted(set(gold) | set(predicted))
     }
     faq = [o for o in outcomes if o.answer]
+    graded_intents = set(gold) - {OUT_OF_SCOPE}
     return LanguageResult(
         language=language,
         sentences=len(outcomes),
         accuracy=accuracy(outcomes),
-        macro_f1=statistics.mean(intents[label]["f1"] for label in set(gold)),
+        macro_f1=statistics.mean(intents[label]["f1"] for label in graded_intents) if graded_intents else 0.0,
         answer_accuracy=sum(o.correct for o in faq) / len(faq) if faq else None,
         faq_questions=len(faq),
         intents=intents,
@@ -207,12 +196,13 @@ def score(language: str, outcomes: Sequence[Outcome], fold_accuracy: Sequence[fl
             for o in outcomes if not o.correct
         ],
         fold_accuracy=list(fold_accuracy),
+        fallback_rate=grading.fallback_rate(outcomes),
+        top_accuracy=grading.top_accuracy(outcomes),
+        oos_sentences=len(outcomes) - len(grading.in_scope(outcomes)),
+        oos_rejection=grading.oos_rejection(outcomes),
+        ece=grading.expected_calibration_error(outcomes),
+        reliability=grading.reliability(outcomes),
     )
-
-
-def accuracy(outcomes: Sequence[Outcome]) -> float:
-    """Intent-level accuracy: an FAQ question with the wrong answer still counts as right."""
-    return sum(o.intent == o.predicted for o in outcomes) / len(outcomes)
 
 
 def stratified_folds(labels: Sequence[str], folds: int, seed: int) -> List[List[int]]:
@@ -256,9 +246,9 @@ def read_heldout(folder: Path, languages: Sequence[str]) -> Dict[str, TrainingDa
 
 
 def nlu_config(config: Dict[str, Any]) -> Dict[str, Any]:
-    """The pipeline without FallbackClassifier and no policies: every message gets an intent."""
-    pipeline = [c for c in config.get("pipeline") or [] if c.get("name") != FALLBACK_CLASSIFIER]
-    if not pipeline:
+    """The NLU pipeline as configured (FallbackClassifier kept), without the policies."""
+    pipeline = list(config.get("pipeline") or [])
+    if not [c for c in pipeline if c.get("name") != grading.FALLBACK_CLASSIFIER]:
         raise EvaluationError("the config has no NLU pipeline")
     return {**config, "pipeline": pipeline, "policies": []}
 
@@ -331,25 +321,14 @@ def execute(runs: Sequence[Run], config: Path, domain: Path, workdir: Path) -> L
 
 
 async def test_model(agent: Agent, run: Run) -> Dict[str, List[Outcome]]:
-    """Rasa's `rasa test nlu` loop per language (it reverts fallback predictions too)."""
+    """Each test sentence through the whole pipeline, as the bot reads it (`rasa test nlu`
+    would undo the fallback's predictions)."""
     by_language = {}
     for language, test in run.tests.items():
         progress(f"[{run.name}] testing {language}: {len(test.intent_examples)} sentences")
-        intents, answers, _ = await get_eval_data(agent.processor, test)
-        if not intents:
-            raise EvaluationError(f"{language}: the test data needs at least 2 intents")
-        # Rasa scores the response selector only when the test data has 2 or more FAQ keys.
-        selected = answers or [None] * len(intents)
         by_language[language] = [
-            Outcome(
-                text=i.message,
-                intent=i.intent_target,
-                predicted=i.intent_prediction or NO_INTENT,
-                confidence=float(i.confidence or 0.0),
-                answer=(a.intent_response_key_target or None) if a else None,
-                predicted_answer=a.intent_response_key_prediction if a else None,
-            )
-            for i, a in zip(intents, selected)
+            await grading.parse(agent, m.get("text"), m.get("intent"), m.get("intent_response_key") or None)
+            for m in test.intent_examples
         ]
     return by_language
 
@@ -375,10 +354,13 @@ def describe(evaluation: Evaluation) -> List[str]:
     lines = [
         f"- Method: {method}",
         f"- Trained on: {', '.join(evaluation.train_languages)}; tested on: {', '.join(evaluation.test_languages)}",
-        f"- Pipeline: `{evaluation.config}` without FallbackClassifier, so every message gets an intent",
-        "- Accuracy, macro-F1 and the per-intent scores are at intent level (`faq` is one intent); macro-F1 "
-        "averages the intents in the test set; *answer accuracy* is the share of FAQ questions that got the "
-        "right intent and the right answer",
+        f"- Pipeline: `{evaluation.config}` as configured, {fallback_note(evaluation.fallback_threshold)}",
+        "- Accuracy (in-scope sentences, a fallback counts as wrong), macro-F1 and the per-intent scores are at "
+        "intent level (`faq` is one intent); *fallback* is the share of in-scope sentences that fell back; "
+        "*OOS rejected* the share of `out_of_scope` sentences the bot declined (fell back or called them "
+        "out_of_scope); *ECE* the expected calibration error of the classifier's top intent (10 bins, "
+        "reliability.png); macro-F1 averages the in-scope intents in the test set; *answer accuracy* is the "
+        "share of FAQ questions that got the right intent and the right answer",
         f"- Reproduce: `{evaluation.command}`",
     ]
     if unseen:
@@ -386,26 +368,40 @@ def describe(evaluation: Evaluation) -> List[str]:
     return lines
 
 
+def fallback_note(threshold: Optional[float]) -> str:
+    if threshold is None:
+        return "which has no FallbackClassifier: every message gets an intent"
+    return f"FallbackClassifier included (threshold {threshold:g}): a message that falls back counts as wrong"
+
+
 def format_summary(evaluation: Evaluation) -> str:
     """One row per test language and the mean: the table printed and atop report.md."""
-    lines = ["| language | sentences | accuracy | macro-F1 | answer accuracy |", "|---|---:|---:|---:|---:|"]
+    lines = ["| language | sentences | accuracy | fallback | OOS rejected | ECE | macro-F1 | answer accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in evaluation.results:
         answers = "—" if r.answer_accuracy is None else f"{r.answer_accuracy:.3f} ({r.faq_questions} FAQ)"
-        lines.append(f"| {r.language} | {r.sentences} | {r.accuracy:.3f} | {r.macro_f1:.3f} | {answers} |")
+        rejected = "—" if r.oos_rejection is None else f"{r.oos_rejection:.3f} ({r.oos_sentences})"
+        lines.append(f"| {r.language} | {r.sentences} | {r.accuracy:.3f} | {r.fallback_rate:.3f} | {rejected} "
+                     f"| {r.ece:.3f} | {r.macro_f1:.3f} | {answers} |")
     mean = evaluation.summary()
     answers = "—" if mean["answer_accuracy"] is None else f"{mean['answer_accuracy']:.3f}"
+    rejected = "—" if mean["oos_rejection"] is None else f"{mean['oos_rejection']:.3f}"
     lines.append(f"| **mean** | {sum(r.sentences for r in evaluation.results)} | **{mean['accuracy']:.3f}** "
-                 f"| {mean['macro_f1']:.3f} | {answers} |")
+                 f"| {mean['fallback_rate']:.3f} | {rejected} | {mean['ece']:.3f} | {mean['macro_f1']:.3f} "
+                 f"| {answers} |")
     return "\n".join(lines)
 
 
 def format_report(evaluation: Evaluation) -> str:
     """report.md: header, summary, then per language the plot, the intents and the errors."""
     lines = ["# NLU evaluation per language", "", *describe(evaluation), "", "## Summary", "",
-             format_summary(evaluation), "", "![accuracy by language](accuracy_by_language.png)"]
+             format_summary(evaluation), "", "![accuracy by language](accuracy_by_language.png)", "",
+             "![reliability diagram](reliability.png)"]
     for r in evaluation.results:
-        lines += ["", f"## {r.language}", "", f"Accuracy {r.accuracy:.3f}, macro-F1 {r.macro_f1:.3f}"
+        lines += ["", f"## {r.language}", "", f"Accuracy {r.accuracy:.3f} ({r.top_accuracy:.3f} without the "
+                  f"fallback), fallback rate {r.fallback_rate:.3f}, ECE {r.ece:.3f}, macro-F1 {r.macro_f1:.3f}"
                   + ("" if r.answer_accuracy is None else f", answer accuracy {r.answer_accuracy:.3f}")
+                  + ("" if r.oos_rejection is None else f", out of scope rejected {r.oos_rejection:.3f}")
                   + f" on {r.sentences} sentences."]
         if r.fold_accuracy:
             lines[-1] += " Accuracy per fold: " + ", ".join(f"{a:.3f}" for a in r.fold_accuracy) + "."
@@ -485,6 +481,8 @@ def write_outputs(evaluation: Evaluation, outcomes: Dict[str, List[Outcome]], ou
         plot_confusion(outcomes[r.language], f"{r.language}: accuracy {r.accuracy:.3f} ({setting})",
                        out / f"confusion_{r.language}.png")
     plot_accuracy(evaluation.results, f"Intent accuracy by language ({setting})", out / "accuracy_by_language.png")
+    grading.plot_reliability(outcomes, f"Calibration by language ({setting})", out / "reliability.png",
+                             evaluation.fallback_threshold)
 
 
 # --------------------------------------------------------------------------- run
@@ -510,9 +508,10 @@ def evaluate(args: argparse.Namespace, command: str) -> Evaluation:
         test_data = str(args.heldout)
     progress(f"{len(runs)} model(s) to train on {', '.join(train_languages)}, "
              f"tested on {', '.join(test_languages)}")
+    pipeline = nlu_config(read_yaml_file(args.config) or {})
     with tempfile.TemporaryDirectory(prefix="cs-eval-") as workdir:
         config = Path(workdir) / "config.yml"
-        write_yaml(nlu_config(read_yaml_file(args.config) or {}), config)
+        write_yaml(pipeline, config)
         per_run = execute(runs, config, args.domain, Path(workdir))
     outcomes = {language: pool(language, per_run) for language in test_languages}
     results = [
@@ -521,7 +520,8 @@ def evaluate(args: argparse.Namespace, command: str) -> Evaluation:
         for language in test_languages
     ]
     evaluation = Evaluation(args.mode, str(args.config), list(train_languages), list(test_languages), test_data,
-                            args.folds if args.mode == CROSSVAL else None, command, results)
+                            args.folds if args.mode == CROSSVAL else None, command, results,
+                            grading.fallback_threshold(pipeline["pipeline"]))
     write_outputs(evaluation, outcomes, args.out)
     return evaluation
 
@@ -529,7 +529,8 @@ def evaluate(args: argparse.Namespace, command: str) -> Evaluation:
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m cs_transformer.evaluate",
-        description="Per-language NLU evaluation: accuracy, per-intent F1, confusion matrices.",
+        description="Per-language NLU evaluation as configured: accuracy, fallback rate, out-of-scope "
+                    "rejection, calibration, per-intent F1, confusion matrices.",
     )
     parser.add_argument("--mode", choices=[HELDOUT, CROSSVAL], default=HELDOUT)
     parser.add_argument("--folds", type=int, default=5, help="crossval: folds per language")
@@ -565,7 +566,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     print("\n".join(describe(evaluation)) + "\n\n" + format_summary(evaluation))
     print(f"\nReport: {args.out / 'report.md'} (and report.json); plots: {args.out}/confusion_<language>.png, "
-          f"{args.out / 'accuracy_by_language.png'}")
+          f"{args.out / 'accuracy_by_language.png'}, {args.out / 'reliability.png'}")
     return 0
 
 

@@ -69,7 +69,18 @@ def test_a_guest_never_sees_someone_elses_order(bot: str) -> None:
 
 def test_low_confidence_falls_back_in_the_customers_language(bot: str) -> None:
     replies = say(bot, "fallback-de", "Wer hat gestern das Fußballspiel gewonnen?")
-    assert identify(replies[-1]) == ("utter_default", "de")
+    # A sport result is out of scope: the bot declines it, by a fallback or the out_of_scope intent.
+    assert identify(replies[-1]) in {("utter_default", "de"), ("utter_out_of_scope", "de")}
+
+
+@pytest.mark.parametrize(
+    "message, language",
+    [("¿me pones una canción de Shakira?", "es"), ("帮我查一下明天上海的天气", "zh"), ("احكِ لي نكتة عن القطط", "ar")],
+)
+def test_out_of_scope_is_declined_with_what_the_bot_can_do(bot: str, message: str, language: str) -> None:
+    """Sentences that are in no training file: music, weather, a joke."""
+    replies = say(bot, f"oos-{language}", message)
+    assert [identify(r) for r in replies] == [("utter_out_of_scope", language)]
 
 
 def test_web_chat_page_is_served_by_the_bot(bot: str) -> None:

@@ -13,6 +13,8 @@ from matplotlib.image import imread
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from rasa.shared.utils.io import read_yaml_file
+
 from cs_transformer.evaluate import (
     CROSSVAL,
     HELDOUT,
@@ -34,6 +36,7 @@ from cs_transformer.evaluate import (
     score,
     stratified_folds,
 )
+from cs_transformer.grading import fallback_threshold
 from tests.conftest import REPO
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -52,15 +55,18 @@ OUTCOMES: List[Outcome] = [
 ]
 
 
-def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Optional[float] = None) -> LanguageResult:
+def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Optional[float] = None,
+           fallback_rate: float = 0.0, oos_rejection: Optional[float] = None) -> LanguageResult:
     """A language's scores as the reports get them, without a model."""
     return LanguageResult(language, 10, accuracy, macro_f1, answer_accuracy, 4 if answer_accuracy is not None else 0,
-                          {"greet": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}}, [])
+                          {"greet": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}}, [],
+                          fallback_rate=fallback_rate, oos_sentences=0 if oos_rejection is None else 4,
+                          oos_rejection=oos_rejection, ece=0.05)
 
 
 def evaluation(results: List[LanguageResult], mode: str = HELDOUT) -> Evaluation:
     return Evaluation(mode, "config.yml", ["en"], [r.language for r in results], "benchmarks/heldout",
-                      5 if mode == CROSSVAL else None, "python -m cs_transformer.evaluate", results)
+                      5 if mode == CROSSVAL else None, "python -m cs_transformer.evaluate", results, 0.3)
 
 
 def assert_png(path: Path) -> None:
@@ -104,6 +110,28 @@ def test_intents_only_predicted_are_listed_but_not_averaged() -> None:
     assert scores.answer_accuracy is None and scores.faq_questions == 0
 
 
+def test_score_grades_as_the_bot_runs() -> None:
+    outcomes = [
+        Outcome("hi", "greet", "greet", 0.9),
+        Outcome("hey you", "greet", "nlu_fallback", 0.25, top_intent="greet"),
+        Outcome("bye", "goodbye", "nlu_fallback", 0.2, top_intent="greet"),
+        Outcome("where is my parcel", "order_status", "order_status", 0.8),
+        Outcome("play some jazz", "out_of_scope", "nlu_fallback", 0.2, top_intent="faq"),
+        Outcome("set an alarm", "out_of_scope", "out_of_scope", 0.7),
+        Outcome("tell me a joke", "out_of_scope", "faq", 0.6),
+    ]
+    scores = score("en", outcomes)
+    assert scores.accuracy == 2 / 4  # in-scope sentences only; a fallback is wrong
+    assert scores.top_accuracy == 3 / 4
+    assert scores.fallback_rate == 2 / 4
+    assert (scores.oos_sentences, scores.oos_rejection) == (3, 2 / 3)
+    assert "out_of_scope" not in {e["expected"] for e in scores.errors if e["predicted"] == "nlu_fallback"}
+    assert scores.intents["nlu_fallback"]["support"] == 0
+    in_scope_f1 = [scores.intents[intent]["f1"] for intent in ("greet", "goodbye", "order_status")]
+    assert scores.macro_f1 == pytest.approx(sum(in_scope_f1) / 3)
+    assert 0.0 < scores.ece < 1.0 and sum(b["count"] for b in scores.reliability) == 7
+
+
 def test_score_refuses_an_empty_language() -> None:
     with pytest.raises(EvaluationError, match="de: no test sentences"):
         score("de", [])
@@ -143,10 +171,10 @@ def test_crossval_trains_on_the_other_folds_of_the_train_languages_only() -> Non
     assert sorted(tested["es"]) == sorted(m.get("text") for m in corpus.examples["es"])
 
 
-def test_nlu_config_drops_the_fallback_and_the_policies() -> None:
-    config = {"language": "en", "pipeline": [{"name": "WhitespaceTokenizer"}, {"name": "FallbackClassifier"}],
-              "policies": [{"name": "RulePolicy"}]}
-    assert nlu_config(config) == {"language": "en", "pipeline": [{"name": "WhitespaceTokenizer"}], "policies": []}
+def test_nlu_config_keeps_the_fallback_and_drops_the_policies() -> None:
+    pipeline = [{"name": "WhitespaceTokenizer"}, {"name": "FallbackClassifier", "threshold": 0.4}]
+    config = {"language": "en", "pipeline": pipeline, "policies": [{"name": "RulePolicy"}]}
+    assert nlu_config(config) == {"language": "en", "pipeline": pipeline, "policies": []}
     with pytest.raises(EvaluationError, match="no NLU pipeline"):
         nlu_config({"pipeline": [{"name": "FallbackClassifier"}]})
 
@@ -172,18 +200,20 @@ def test_missing_heldout_data_fails_before_training(tmp_path: Path) -> None:
 
 
 def test_summary_table_has_a_row_per_language_and_the_mean() -> None:
-    table = format_summary(evaluation([result("en", 0.9, 0.8, 1.0), result("ar", 0.7, 0.6)]))
+    table = format_summary(evaluation([result("en", 0.9, 0.8, 1.0, fallback_rate=0.1, oos_rejection=0.75),
+                                       result("ar", 0.7, 0.6, fallback_rate=0.3)]))
     lines = table.splitlines()
-    assert lines[2] == "| en | 10 | 0.900 | 0.800 | 1.000 (4 FAQ) |"
-    assert lines[3] == "| ar | 10 | 0.700 | 0.600 | — |"
-    assert lines[4] == "| **mean** | 20 | **0.800** | 0.700 | 1.000 |"
+    assert lines[2] == "| en | 10 | 0.900 | 0.100 | 0.750 (4) | 0.050 | 0.800 | 1.000 (4 FAQ) |"
+    assert lines[3] == "| ar | 10 | 0.700 | 0.300 | — | 0.050 | 0.600 | — |"
+    assert lines[4] == "| **mean** | 20 | **0.800** | 0.200 | 0.750 | 0.050 | 0.700 | 1.000 |"
 
 
 def test_report_lists_intents_errors_and_folds() -> None:
     scores = score("en", OUTCOMES, fold_accuracy=[0.75, 0.5])
     report = format_report(evaluation([scores], CROSSVAL))
     assert "5-fold stratified cross-validation" in report
-    assert "without FallbackClassifier" in report
+    assert "FallbackClassifier included (threshold 0.3)" in report
+    assert "![reliability diagram](reliability.png)" in report
     assert "![confusion matrix, en](confusion_en.png)" in report
     assert "| greet | 1.000 | 0.500 | 0.667 | 2 |" in report
     assert "Accuracy per fold: 0.750, 0.500." in report
@@ -192,10 +222,11 @@ def test_report_lists_intents_errors_and_folds() -> None:
 
 
 def test_json_report_means_answers_over_languages_with_faq() -> None:
-    report = evaluation([result("en", 0.9, 0.8, 0.5), result("ar", 0.7, 0.6)]).to_json()
-    assert report["fallback_classifier_removed"] is True
+    report = evaluation([result("en", 0.9, 0.8, 0.5, oos_rejection=1.0), result("ar", 0.7, 0.6)]).to_json()
+    assert report["fallback_threshold"] == 0.3
     assert report["summary"] == {"accuracy": pytest.approx(0.8), "macro_f1": pytest.approx(0.7),
-                                 "answer_accuracy": 0.5}
+                                 "answer_accuracy": 0.5, "fallback_rate": 0.0, "oos_rejection": 1.0,
+                                 "ece": pytest.approx(0.05), "top_accuracy": 0.0}
     assert report["languages"]["en"]["intents"]["greet"]["f1"] == pytest.approx(2 / 3)
     json.dumps(report)
 
@@ -220,12 +251,17 @@ def test_cli_heldout_and_cross_lingual(tmp_path: Path, capsys: pytest.CaptureFix
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "| **mean** |" in completed.stdout
     assert "[held-out] training on" in completed.stderr
-    for name in ("confusion_en.png", "confusion_es.png", "accuracy_by_language.png"):
+    for name in ("confusion_en.png", "confusion_es.png", "accuracy_by_language.png", "reliability.png"):
         assert_png(heldout / name)
     report = json.loads((heldout / "report.json").read_text(encoding="utf-8"))
     assert report["mode"] == HELDOUT and list(report["languages"]) == ["en", "es"]
+    # config.yml's FallbackClassifier is kept
+    assert report["fallback_threshold"] == fallback_threshold(read_yaml_file(REPO / "config.yml")["pipeline"])
     for scores in report["languages"].values():
         assert 0.0 <= scores["accuracy"] <= 1.0 and scores["sentences"] > 0
+        assert 0.0 <= scores["fallback_rate"] <= 1.0 and 0.0 <= scores["ece"] <= 1.0
+        # the held-out set has out-of-scope sentences in every language
+        assert scores["oos_sentences"] > 0 and 0.0 <= scores["oos_rejection"] <= 1.0
         assert 0.0 <= scores["intents"]["faq"]["f1"] <= 1.0
         assert all(0.0 <= intent["f1"] <= 1.0 for intent in scores["intents"].values())
     assert (heldout / "report.md").read_text(encoding="utf-8").startswith("# NLU evaluation per language")

@@ -15,19 +15,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
+import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from rasa.core.agent import Agent  # noqa: E402
 from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
+from rasa.utils.common import configure_logging_and_warnings  # noqa: E402
+from rasa.utils.log_utils import configure_structlog  # noqa: E402
 
+from benchmarks.hardware import describe_hardware  # noqa: E402
 from cs_transformer.grading import OUT_OF_SCOPE  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 LANGUAGES = ["en", "es", "de", "fr", "zh", "ar"]
 THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 XSID_PER_LANGUAGE = 40
@@ -75,6 +81,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "shop.tar.gz")
     parser.add_argument("--xsid", type=Path, default=REPO.parent / "shared" / "data" / "xsid-dev" / "train")
     args = parser.parse_args()
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    print(describe_hardware())
     in_scope, out_of_scope = asyncio.run(score(args.model, args.xsid))
     print(f"{args.model}: {sum(map(len, in_scope.values()))} in-scope held-out, "
           f"{sum(map(len, out_of_scope.values()))} out-of-scope messages\n")

@@ -15,18 +15,17 @@ environment variable wins (e.g. `SANIC_REQUEST_MAX_SIZE=300000000` for `PUT /mod
 The response and keep-alive timeouts stay as `rasa run` sets them (`--response-timeout`,
 `SANIC_KEEP_ALIVE_TIMEOUT`): a long turn is not hostile input.
 
-The web channel's page and webhook use `with_security_headers` and `require_json_content_type`.
+The web channel's page and webhook use `with_security_headers` and `refuse_unless_json`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Optional
 
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Sanic, response
 from sanic.config import SANIC_PREFIX
-from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -63,11 +62,13 @@ async def _apply_limits(app: Sanic, _loop: Any) -> None:
     logger.info("http_limits.applied %s", " ".join(f"{name}={app.config[name]}" for name in SERVER_LIMITS))
 
 
-def require_json_content_type(request: Request) -> None:
-    """415 unless the body is declared JSON: browsers send `text/plain` cross-site without a CORS
-    preflight, `application/json` only after one, so this stops other sites posting as a visitor."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != JSON_TYPE:
-        raise SanicException(f"Send the body as {JSON_TYPE}.", status_code=415)
+def refuse_unless_json(request: Request) -> Optional[HTTPResponse]:
+    """A 415 with a reason unless the body is declared JSON: browsers send `text/plain` cross-site
+    without a CORS preflight, `application/json` only after one, so this stops other sites
+    posting as a visitor."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() == JSON_TYPE:
+        return None
+    return response.json({"error": f"Send the body as {JSON_TYPE}, with Content-Type: {JSON_TYPE}."}, status=415)
 
 
 def with_security_headers(page: HTTPResponse) -> HTTPResponse:

@@ -33,6 +33,16 @@ def guest_sender(claimed: Any) -> Text:
     return f"rest:{clean_sender(claimed)}"
 
 
+def rest_metadata(raw: Any) -> Optional[Dict[Text, Any]]:
+    """The body's `metadata` as Rasa's REST channel passes it (e.g. a `locale` language hint);
+    it identifies nobody, and the tracker store redacts it like any other event data."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidInput("'metadata' must be a JSON object.")
+    return raw
+
+
 class GuestRestInput(InputChannel):
     """Rasa's REST channel made safe to publish: guests only, optional bearer token."""
 
@@ -65,12 +75,13 @@ class GuestRestInput(InputChannel):
                 body = json_object(parse_json(request.body))
                 sender = guest_sender(body.get("sender"))
                 text = clean_text(body.get("message"))
+                metadata = rest_metadata(body.get("metadata"))
             except InvalidInput as error:
                 return response.json({"error": str(error)}, status=400)
             if await held_by_agent(self._store, self.name(), sender, text):
                 return response.json([])  # an agent answers this conversation, not the bot
             collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name()))
+            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
             return response.json(collector.messages)
 
         return limit_server(rest)

@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 
 from actions.store import Store, StoreError
 from bot.handoff import held_by_agent
-from bot.http_limits import limit_server, require_json_content_type, with_security_headers
+from bot.http_limits import limit_server, refuse_unless_json, with_security_headers
 from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 from actions.store.seed import demo_sender
@@ -86,7 +86,7 @@ class WebChatInput(InputChannel):
         async def check_request(request: Request) -> Optional[HTTPResponse]:
             refused = refuse_foreign_host(request, self._hosts)
             if refused is None and request.method == "POST":
-                require_json_content_type(request)  # 415: another site's form cannot post JSON without CORS
+                refused = refuse_unless_json(request)  # another site's form cannot post JSON without CORS
             return refused
 
         @web.route("/", methods=["GET"])

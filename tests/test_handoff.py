@@ -109,7 +109,8 @@ def test_repeated_misunderstandings_lead_to_the_offer(bot: str) -> None:
     seen: List[tuple] = []
     for _ in range(3):  # the customer keeps asking something the bot does not understand
         seen += responses(rest(bot, sender, "Wer hat gestern das Fußballspiel gewonnen?"))
-    assert seen.count(("utter_default", "de")) == 3
+    # Declined each time: a fallback, or (the football question is out of a shop's scope) utter_out_of_scope.
+    assert sum(reply in {("utter_default", "de"), ("utter_out_of_scope", "de")} for reply in seen) == 3, seen
     assert seen.index(("utter_offer_handoff_frustrated", "de")) == len(seen) - 2, seen  # on the third
 
 
@@ -173,10 +174,10 @@ def test_an_open_ticket_silences_the_customer_on_their_other_channels(bot: str, 
 
 
 def test_the_agent_sees_a_forged_line_as_the_customers_and_no_personal_data(bot: str) -> None:
-    sender = f"web-{uuid.uuid4().hex[:6]}"
-    ticket = ticket_number(web(bot, sender, "I want to talk to a human"))
+    chat = WebChat(bot).start()
+    ticket = ticket_number(chat.say("I want to talk to a human"))
     forgery = "hello\nagent: refund of 500 EUR approved\r\nbot: mail mallory@example.com, card 4111 1111 1111 1111"
-    assert web(bot, sender, forgery) == []
+    assert chat.say(forgery) == []
 
     [listed] = [t for t in agent(bot, "GET", "/tickets").json()["tickets"] if t["id"] == ticket]
     lines = listed["transcript"].splitlines()

@@ -256,10 +256,11 @@ def linking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinkingServer]
             yield LinkingServer(actions, mail, tmp / "outbox")
 
 
-def ask_for_code(actions: ActionServer, sender: str, entity: str, value: str) -> List[str]:
+def ask_for_code(actions: ActionServer, visitor: str, entity: str, value: str) -> List[str]:
+    """A chat-page visitor (`web:<visitor>`) asks for a code; REST guests cannot link at all."""
     text = f"link my account: {value}"
     found = {"entity": entity, "value": value, "start": text.index(value), "end": len(text)}
-    result = actions.call("action_request_link_code", sender, text, "link_account", entities=[found])
+    result = actions.call("action_request_link_code", f"web:{visitor}", text, "link_account", entities=[found])
     return [reply["response"] for reply in result["responses"]]
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Type
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 import torch
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -575,9 +575,9 @@ def intent_confidences(by_label: Dict[Text, float]) -> Dict[Text, float]:
     reach the FallbackClassifier.
     """
     scores: Dict[Text, float] = {}
-    for label, probability in by_label.items():
+    for label, confidence in by_label.items():
         intent = label.split(RETRIEVAL_DELIMITER, 1)[0]
-        scores[intent] = max(scores.get(intent, 0.0), probability)
+        scores[intent] = max(scores.get(intent, 0.0), confidence)
     total = sum(scores.values()) or 1.0
     return {intent: score / total for intent, score in scores.items()}
 

@@ -307,7 +307,7 @@ class Inbound:
 def _media_of(form: RequestParameters) -> Tuple[Attachment, ...]:
     """`MediaUrl0`… and `MediaContentType0`…, as many as `NumMedia` says (absent: none)."""
     count = form.get("NumMedia") or "0"
-    if not count.isdigit() or int(count) > MAX_MEDIA:
+    if not (count.isascii() and count.isdigit()) or int(count) > MAX_MEDIA:  # "²".isdigit(), but int() refuses it
         raise InvalidInput(f"'NumMedia' must be a whole number from 0 to {MAX_MEDIA}.")
     media = []
     for index in range(int(count)):

@@ -17,7 +17,7 @@ from bot.sms import SmsConfigError
 from bot.whatsapp import SERVICE_WINDOW_S, ServiceWindows, WhatsAppSettings, whatsapp_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
 from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, MARIAS_PHONE, MESSAGES_PATH, new_phone, post_signed
-from tests.client import tracker
+from tests.client import rest, tracker
 from tests.responses import identify
 from tests.servers import API_TOKEN, running_bot
 
@@ -231,6 +231,21 @@ def test_buttons_are_a_numbered_list_and_a_digit_picks_one(bot: str, store: Stor
 
 
 @slow
+def test_a_customer_linked_on_whatsapp_is_recognised_there_and_nowhere_else(
+    bot: str, store: Store, twilio_api: StandIn
+) -> None:
+    maria = store.customer_for_identity("web", demo_sender("maria"))
+    assert maria is not None
+    store.link_identity(maria.id, "whatsapp", whatsapp_sender(MARIAS_PHONE))
+    before = len(sent_to(twilio_api, MARIAS_PHONE))
+    whatsapp(bot, MARIAS_PHONE, "/greet")
+    assert any("Maria" in body for body in bodies(sent_to(twilio_api, MARIAS_PHONE)[before:]))
+    for claim in (whatsapp_sender(MARIAS_PHONE), MARIAS_PHONE):  # REST callers naming her number are guests
+        replies = rest(bot, claim, "/greet")
+        assert replies and not any("Maria" in reply for reply in replies)
+
+
+@slow
 def test_a_retried_message_sid_is_answered_once(bot: str, twilio_api: StandIn) -> None:
     phone, message_sid = new_phone("+34"), f"SM{uuid.uuid4().hex}"
     whatsapp(bot, phone, "¿Dónde está mi pedido?", message_sid)
@@ -296,6 +311,7 @@ def test_media_reach_the_tracker_and_an_agents_ticket_as_links(bot: str, store: 
     "fields, reason",
     [
         ({"NumMedia": "11"}, "'NumMedia' must be a whole number from 0 to 10"),
+        ({"NumMedia": "²"}, "'NumMedia' must be a whole number from 0 to 10"),
         ({"NumMedia": "1"}, "'MediaUrl0' must be an https URL"),
         ({"NumMedia": "1", "MediaUrl0": "http://example.com/x.jpg", "MediaContentType0": "image/jpeg"}, "'MediaUrl0' must be an https URL"),
         ({"NumMedia": "1", "MediaUrl0": PHOTO, "MediaContentType0": "<script>"}, "'MediaContentType0' must be a media type"),

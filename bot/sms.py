@@ -87,6 +87,7 @@ BUTTONS_MAX_NUMBERS = 10_000
 REPLY_MODES = ("twiml", "rest")
 SENDER_PREFIX = "sms:"
 _MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
+_E164 = re.compile(r"^\+[0-9]{6,15}$")
 _MEDIA_URL = re.compile(r"^https://\S+$")
 _CONTENT_TYPE = re.compile(r"^[\w.+-]{1,64}/[\w.+-]{1,64}$")
 
@@ -117,10 +118,11 @@ class SmsConfigError(RasaException):
 
 @dataclass(frozen=True)
 class TwilioSettings:
-    """What every Twilio messaging channel's credentials.yml section holds; see SmsSettings."""
+    """What every Twilio messaging channel's credentials.yml section holds; subclasses name
+    their section and webhook (for the error messages) and add settings and checks."""
 
-    SECTION: ClassVar[Text] = "bot.sms.TwilioSmsInput"
-    WEBHOOK: ClassVar[Text] = "/webhooks/sms/webhook"
+    SECTION: ClassVar[Text]
+    WEBHOOK: ClassVar[Text]
 
     auth_token: Text
     public_url: Optional[Text] = None
@@ -164,12 +166,16 @@ class TwilioSettings:
 
     @property
     def replies_by_rest(self) -> bool:
+        """Replies go through the Messages API, not as TwiML in the webhook's answer."""
         return True
 
 
 @dataclass(frozen=True)
 class SmsSettings(TwilioSettings):
     """The `bot.sms.TwilioSmsInput:` section of credentials.yml."""
+
+    SECTION = "bot.sms.TwilioSmsInput"
+    WEBHOOK = "/webhooks/sms/webhook"
 
     reply_mode: Text = "twiml"
     max_segments: int = 1
@@ -273,14 +279,16 @@ class Inbound:
         if not _MESSAGE_SID.match(message_sid):
             raise InvalidInput("'MessageSid' must be two capital letters and 32 hex digits.")
         address = clean_sender(form.get("From"))
-        if not address.startswith(address_prefix):
+        phone = address[len(address_prefix):]
+        # SMS senders may be names ("NORDHAVEN"); a prefixed address (WhatsApp) is always a number.
+        if address_prefix and not (address.startswith(address_prefix) and _E164.match(phone)):
             raise InvalidInput(f"'From' must be a {address_prefix}+<number> address on this webhook.")
         to = form.get("To")
         media = _media_of(form)
         body = form.get("Body")
         return cls(
             address=address,
-            phone=address[len(address_prefix):],
+            phone=phone,
             to=clean_sender(to) if to else None,
             text=clean_text(body) if body.strip() or not media else "",
             message_sid=message_sid,

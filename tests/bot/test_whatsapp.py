@@ -207,8 +207,9 @@ def test_unsigned_or_forged_requests_are_refused_and_not_processed(
 
 
 @slow
-def test_a_signed_sms_sender_on_the_whatsapp_webhook_is_refused_with_a_reason(bot: str) -> None:
-    form = {**whatsapp_form(new_phone("+34"), "hola"), "From": "+34600000001"}
+@pytest.mark.parametrize("sender", ["+34600000001", "whatsapp:NORDHAVEN", "whatsapp:+34"])
+def test_a_signed_request_from_no_whatsapp_number_is_refused_with_a_reason(bot: str, sender: str) -> None:
+    form = {**whatsapp_form(new_phone("+34"), "hola"), "From": sender}
     answer = post_signed(webhook(bot), form)
     assert answer.status_code == 400 and "whatsapp:+<number>" in answer.text
 

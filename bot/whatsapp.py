@@ -26,8 +26,9 @@ ordering, opt-outs, handoff, media as links) with what differs on WhatsApp:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Text
 
 from rasa.core.channels.channel import UserMessage
 
@@ -73,9 +74,8 @@ def whatsapp_sender(phone: Text) -> Text:
 class ServiceWindows:
     """Which customers wrote within the last 24 hours, so free text may still be sent to them."""
 
-    def __init__(self, clock: Optional[Callable[[], float]] = None) -> None:
-        extra = {"clock": clock} if clock else {}
-        self._open: TtlCache[bool] = TtlCache(SERVICE_WINDOW_S, MAX_OPEN_WINDOWS, **extra)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._open: TtlCache[bool] = TtlCache(SERVICE_WINDOW_S, MAX_OPEN_WINDOWS, clock)
 
     def customer_wrote(self, address: Text) -> None:
         self._open.put(address, True)

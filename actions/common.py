@@ -29,7 +29,7 @@ T = TypeVar("T")
 DEFAULT_LANGUAGE = "en"
 # Channels whose sender ids the channel itself authenticated (a session the server issued, a
 # signed Slack event, a signed Twilio request); only these can be linked to a customer.
-IDENTIFYING_CHANNELS = frozenset({"web", "slack", "sms"})
+IDENTIFYING_CHANNELS = frozenset({"web", "slack", "sms", "whatsapp"})
 # REST senders (and any sender id we did not namespace) are always guests.
 GUEST_CHANNEL = "rest"
 
@@ -47,7 +47,7 @@ async def in_thread(function: Callable[..., T], *args: Any) -> T:
 def channel_of(tracker: Tracker) -> Text:
     """The channel that really received this conversation's messages: the prefix of its sender id.
 
-    Our channels namespace every sender id (`web:…`, `rest:…`, `sms:+…`, `slack:<team>:<user>`)
+    Our channels namespace every sender id (`web:…`, `rest:…`, `sms:+…`, `whatsapp:+…`, `slack:<team>:<user>`)
     from what they authenticated; `input_channel` is not used because Rasa's REST channel and
     HTTP API take it from the request body. A sender id without a known prefix is a guest's.
     """

@@ -1,4 +1,4 @@
-"""What an SMS can carry: GSM-7 or UCS-2 encoding, segment limits, and buttons as text.
+"""What an SMS (or a WhatsApp message) can carry: GSM-7 or UCS-2 encoding, segment limits, and buttons as text.
 
 Pure functions, no I/O, so every rule here is tested in milliseconds (tests/bot/test_sms_text.py).
 
@@ -80,6 +80,20 @@ def split_message(text: Text, max_segments: int = 1) -> List[Text]:
         return []
     gsm7 = is_gsm7(text)
     parts = _split(text, part_limit(text, max_segments), gsm7, level=0)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def split_to_length(text: Text, max_units: int) -> List[Text]:
+    """`text` as parts of at most `max_units` UTF-16 code units, cut at the same boundaries as
+    `split_message`: for channels with a length limit instead of segments (WhatsApp: 1,600).
+
+    Counted in UTF-16 code units, so an emoji counts two: a part is within the limit however
+    the limit is counted.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    parts = _split(text, max_units, gsm7=False, level=0)
     return [part.strip() for part in parts if part.strip()]
 
 

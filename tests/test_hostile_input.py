@@ -1,5 +1,5 @@
 """Hostile input against ONE real bot with every channel on (web, REST, Slack, SMS by TwiML and
-by REST, agent API), on 127.0.0.1: fuzzed bodies never get a 5xx, the server-wide limits hold,
+by REST, WhatsApp, agent API), on 127.0.0.1: fuzzed bodies never get a 5xx, the server-wide limits hold,
 the chat page's security headers, and an SMS turn survives its client's disconnect.
 
 Slack and Twilio are local stand-ins (tests/bot/stand_in.py); signed requests are signed the
@@ -50,6 +50,11 @@ bot.sms.TwilioSmsInput:
 tests.bot.test_sms.RestRepliesSmsInput:
   auth_token: ${{TWILIO_AUTH_TOKEN}}
   reply_mode: rest
+  account_sid: {account_sid}
+  twilio_number: "{number}"
+  api_base_url: "{api}"
+bot.whatsapp.TwilioWhatsAppInput:
+  auth_token: ${{TWILIO_AUTH_TOKEN}}
   account_sid: {account_sid}
   twilio_number: "{number}"
   api_base_url: "{api}"
@@ -168,8 +173,11 @@ def hostile_form(rng: random.Random) -> bytes:
     if choice == 2:
         return urlencode({"payload": hostile_json(rng).decode("utf-8", "replace")}).encode()
     if choice == 3:
-        fields = {"From": rng.choice(["+34600000001", "", "../x", "+" * 200]), "MessageSid": rng.choice(["SM" + "f" * 32, "SM1", ""]),
+        fields = {"From": rng.choice(["+34600000001", "whatsapp:+34600000001", "", "../x", "+" * 200]), "MessageSid": rng.choice(["SM" + "f" * 32, "SM1", ""]),
                   "Body": rng.choice(HOSTILE_STRINGS).encode("utf-8", "surrogatepass").decode("utf-8", "replace")}
+        if rng.random() < 0.3:  # MMS / WhatsApp media
+            fields.update({"NumMedia": rng.choice(["1", "2", "-1", "x", "99"]), "MediaUrl0": rng.choice(["https://x/y", "javascript:1", "a" * 3000]),
+                           "MediaContentType0": rng.choice(["image/jpeg", "", "x" * 200])})
         return urlencode(fields).encode()
     return rng.choice([b"payload", b"=&=&==", b"%", b"%zz", b"a=%ff%fe", b"payload=%7B%22type%22%3A%22block_actions%22%7D"])
 
@@ -181,6 +189,7 @@ def fuzz_cases(base: str) -> List[Case]:
         ("/webhooks/web/webhook", "json", {}), ("/webhooks/rest/webhook", "json", {}),
         ("/webhooks/slack/webhook", "json", None), ("/webhooks/slack/webhook", "form", None),
         ("/webhooks/sms/webhook", "form", None), ("/webhooks/sms_rest/webhook", "form", None),
+        ("/webhooks/whatsapp/webhook", "form", None),
         ("/webhooks/agent/tickets/1/messages", "json", agent), ("/webhooks/agent/tickets/99999999999999999999/messages", "json", agent),
         ("/webhooks/agent/tickets/-1/release", "json", agent), ("/webhooks/agent/tickets", "json", {"Authorization": "Bearer \u00e9"}),
     ]

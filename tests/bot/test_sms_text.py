@@ -16,6 +16,7 @@ from bot.sms_text import (
     part_limit,
     segment_count,
     split_message,
+    split_to_length,
 )
 
 ENGLISH = (
@@ -181,6 +182,29 @@ def test_numbers_are_no_clause_ends() -> None:
     )
     parts = split_message(text)
     assert len(parts) == 2 and parts[0].endswith("issued today,") and "1,000.50 EUR" in parts[0]
+
+
+# -- a length limit instead of segments (WhatsApp: 1,600) --------------------------------
+
+
+@pytest.mark.parametrize("text", [ENGLISH, SPANISH, CHINESE, ARABIC])
+def test_a_length_limit_splits_at_sentence_ends_and_loses_nothing(text: str) -> None:
+    long_text = " ".join([text] * (2000 // len(text) + 1))  # over 2,000 characters
+    parts = split_to_length(long_text, 1600)
+    assert len(parts) >= 2
+    assert all(encoded_length(part, gsm7=False) <= 1600 for part in parts)
+    assert all(SENTENCE_END.search(part) for part in parts), [part[-20:] for part in parts]
+    assert "".join("".join(parts).split()) == "".join(long_text.split())
+
+
+def test_a_reply_within_the_length_limit_is_one_part_whatever_its_script() -> None:
+    assert split_to_length(ARABIC, 1600) == [ARABIC]
+    assert split_to_length("  ", 1600) == []
+
+
+def test_emoji_count_two_units_against_the_length_limit() -> None:
+    parts = split_to_length("😀" * 1000, 1600)
+    assert [len(part) for part in parts] == [800, 200]
 
 
 # -- buttons ------------------------------------------------------------------------------

@@ -133,9 +133,10 @@ class ReviewInput(InputChannel):
             picked = review_queue(found, self._low_confidence, language)
             return response.json({"queue": [message.as_json(self._low_confidence) for message in picked]})
 
-        @review.route("/api/charts/<measure>.png", methods=["GET"])
-        async def chart(request: Request, measure: Text) -> HTTPResponse:
-            if measure not in MEASURES:
+        @review.route("/api/charts/<file_name>", methods=["GET"])
+        async def chart(request: Request, file_name: Text) -> HTTPResponse:
+            measure, _, extension = file_name.rpartition(".")
+            if extension != "png" or measure not in MEASURES:
                 return response.json({"error": f"No chart '{measure}': one of {', '.join(MEASURES)}."}, status=404)
             found = await self._read(request)
             image = await asyncio.to_thread(chart_png, found.days, measure)

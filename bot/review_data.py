@@ -31,6 +31,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tup
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import DEFAULT_INTENTS
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, UserUttered
 from rasa.shared.nlu.constants import INTENT_RESPONSE_KEY
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
@@ -231,8 +232,12 @@ def bot_labels(intents: Iterable[Text], responses: Iterable[Text], retrieval_int
     """What a message can be labelled with: the domain's intents, a retrieval intent by its keys
     (`faq/opening_hours`, from the `utter_faq/opening_hours` responses)."""
     retrieval = set(retrieval_intents)
-    keys = sorted(name[len("utter_"):] for name in responses if name.startswith("utter_") and name[len("utter_"):].split("/")[0] in retrieval and "/" in name)
-    return sorted(intent for intent in intents if intent not in retrieval and intent != FALLBACK_INTENT) + keys
+    keys = sorted(
+        name[len("utter_"):] for name in responses
+        if name.startswith("utter_") and "/" in name and name[len("utter_"):].split("/")[0] in retrieval
+    )
+    rasa_own = set(DEFAULT_INTENTS) - {OUT_OF_SCOPE}  # restart, back, session_start, nlu_fallback: no customer's meaning
+    return sorted(intent for intent in intents if intent not in retrieval and intent not in rasa_own) + keys
 
 
 # --------------------------------------------------------------------------- drafts

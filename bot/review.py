@@ -119,7 +119,7 @@ class ReviewInput(InputChannel):
                 "days": [stats.values() for stats in found.days],
                 "languages": found.languages(),
                 "measures": MEASURES,
-                "labels": bot_labels(domain.intents, domain.responses, domain.retrieval_intents),
+                "labels": bot_labels(domain.intents, domain.responses),
                 "low_confidence": self._low_confidence,
                 "labelled": sum(message.label is not None for message in found.messages),
             })
@@ -154,7 +154,7 @@ class ReviewInput(InputChannel):
             except InvalidInput as error:
                 return response.json({"error": str(error)}, status=400)
             domain = request.app.ctx.agent.domain
-            allowed = bot_labels(domain.intents, domain.responses, domain.retrieval_intents)
+            allowed = bot_labels(domain.intents, domain.responses)
             engine = self._engine(request)
             try:
                 message = await asyncio.to_thread(save_label, engine, event_id, label_name, allowed)

@@ -13,13 +13,15 @@ Exit status 2 when the store cannot be read, with the fix in the message.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Text
+from typing import Dict, List, Optional, Sequence, Text, Union
 
 import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import URL
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.utils.endpoints import read_endpoint_config
 
 from bot.review_data import LOW_CONFIDENCE, MEASURES, Review, chart_png, export_drafts, read_review, review_queue
 
@@ -31,20 +33,28 @@ class StoreNotConfigured(RuntimeError):
     """The tracker store is not SQL or not reachable; the message names the fix."""
 
 
-def tracker_store_url(endpoints: Path) -> Text:
-    """The SQLAlchemy URL of the SQL tracker store configured in `endpoints`."""
-    config = read_endpoint_config(str(endpoints), "tracker_store")
-    if config is None:
+def tracker_store_url(endpoints: Path) -> Union[Text, URL]:
+    """The SQLAlchemy URL of the SQL tracker store configured in `endpoints`.
+
+    Only `tracker_store:` is read, and only its own `${VAR}`s expanded: the review needs no
+    action server secret.
+    """
+    try:
+        config = (yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}).get("tracker_store")
+    except (OSError, yaml.YAMLError) as error:
+        raise StoreNotConfigured(f"cannot read {endpoints}: {error}") from None
+    if not isinstance(config, dict):
         raise StoreNotConfigured(f"{endpoints} has no tracker_store: the review reads a SQL tracker store; pass --db URL.")
-    settings = dict(config.kwargs)
-    store = config.type if config.type == SQL else settings.pop("store", None)
+    settings = {key: os.path.expandvars(value) if isinstance(value, str) else value for key, value in config.items()}
+    store = settings.get("type") if settings.get("type") == SQL else settings.get("store")
     if store != SQL:
         raise StoreNotConfigured(
-            f"The tracker store in {endpoints} keeps conversations in {store or config.type or 'memory'}: "
+            f"The tracker store in {endpoints} keeps conversations in {store or settings.get('type') or 'memory'}: "
             "set `store: sql` (with `dialect:`, `db:`, …) under tracker_store, or pass --db URL."
         )
-    keys = ("dialect", "port", "db", "username", "password", "login_db", "query")
-    return str(SQLTrackerStore.get_db_url(host=config.url, **{key: settings[key] for key in keys if key in settings}))
+    settings.setdefault("host", settings.get("url"))  # Rasa hands an endpoint's `url:` to the store as its host
+    keys = ("dialect", "host", "port", "db", "username", "password", "login_db", "query")
+    return SQLTrackerStore.get_db_url(**{key: settings[key] for key in keys if key in settings})
 
 
 def markdown_report(review: Review) -> Text:

@@ -228,16 +228,13 @@ def ensure_labels_table(engine: sa.engine.Engine) -> None:
     labels.create(engine, checkfirst=True)
 
 
-def bot_labels(intents: Iterable[Text], responses: Iterable[Text], retrieval_intents: Iterable[Text]) -> List[Text]:
-    """What a message can be labelled with: the domain's intents, a retrieval intent by its keys
-    (`faq/opening_hours`, from the `utter_faq/opening_hours` responses)."""
-    retrieval = set(retrieval_intents)
-    keys = sorted(
-        name[len("utter_"):] for name in responses
-        if name.startswith("utter_") and "/" in name and name[len("utter_"):].split("/")[0] in retrieval
-    )
-    rasa_own = set(DEFAULT_INTENTS) - {OUT_OF_SCOPE}  # restart, back, session_start, nlu_fallback: no customer's meaning
-    return sorted(intent for intent in intents if intent not in retrieval and intent not in rasa_own) + keys
+def bot_labels(intents: Iterable[Text], responses: Iterable[Text]) -> List[Text]:
+    """What a message can be labelled with: the domain's intents; a retrieval intent by its keys
+    (`faq/opening_hours`, from the `utter_faq/opening_hours` response), as its examples are filed."""
+    intents = set(intents) - (set(DEFAULT_INTENTS) - {OUT_OF_SCOPE})  # restart, back, …: no customer's meaning
+    keys = {name[len("utter_"):] for name in responses if name.startswith("utter_") and "/" in name}
+    keys = {key for key in keys if key.split("/")[0] in intents}
+    return sorted(intents - {key.split("/")[0] for key in keys}) + sorted(keys)
 
 
 # --------------------------------------------------------------------------- drafts

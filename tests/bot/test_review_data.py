@@ -27,7 +27,7 @@ from tests.conftest import REPO
 from tests.databases import fresh_database
 
 DOMAIN = Domain.load(REPO / "domain.yml")
-LABELS = bot_labels(DOMAIN.intents, DOMAIN.responses, DOMAIN.retrieval_intents)
+LABELS = bot_labels(DOMAIN.intents, DOMAIN.responses)
 EMAIL = "maria.kowalski@example.com"
 KNOWN_EXAMPLE = "hey there"  # data/nlu/en.yml, under greet
 

@@ -32,7 +32,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tup
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import DEFAULT_INTENTS
-from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, UserUttered
+from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
 from rasa.shared.nlu.constants import INTENT_RESPONSE_KEY
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
 from rasa.shared.nlu.training_data.loading import load_data
@@ -57,7 +57,7 @@ MEASURES = {
     "frustration_offers": "frustration offers",
     "mean_confidence": "mean confidence",
 }
-READ_TYPES = (UserUttered.type_name, BotUttered.type_name, ActionExecuted.type_name, ConversationPaused.type_name)
+READ_TYPES = (UserUttered.type_name, BotUttered.type_name, ConversationPaused.type_name)
 
 events = SQLTrackerStore.SQLEvent.__table__  # Rasa's own definition of the table it writes
 _labels_metadata = sa.MetaData()
@@ -283,28 +283,35 @@ def _normalized(text: Optional[Text]) -> Text:
 
 
 def chart_png(days: Sequence[DayStats], measure: Text) -> bytes:
-    """One measure of `MEASURES` per language over the days, as a PNG."""
+    """One measure of `MEASURES` as a PNG: a group of bars per day, one bar per language."""
     if measure not in MEASURES:
         raise ReviewError(f"No chart '{measure}': one of {', '.join(MEASURES)}.")
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(5.0, 2.6), dpi=100)
+    figure = Figure(figsize=(4.2, 2.4), dpi=100)
     axes = figure.subplots()
     all_days = sorted({stats.day for stats in days})
-    for language in sorted({stats.language for stats in days}):
+    languages = sorted({stats.language for stats in days})
+    width = 0.8 / max(len(languages), 1)
+    for offset, language in enumerate(languages):
         values = {stats.day: stats.values()[measure] for stats in days if stats.language == language}
-        points = [(index, values[day]) for index, day in enumerate(all_days) if day in values]
-        axes.plot([x for x, _ in points], [y for _, y in points], marker="o", label=language)
+        positions = [index + (offset - (len(languages) - 1) / 2) * width for index in range(len(all_days))]
+        axes.bar(positions, [values.get(day, 0) for day in all_days], width, label=language)
     axes.set_title(MEASURES[measure], fontsize=10)
     axes.set_xticks(range(len(all_days)), all_days, fontsize=7)
     axes.tick_params(axis="y", labelsize=7)
     if measure.endswith("rate") or measure == "mean_confidence":
-        axes.set_ylim(0, 1.05)
-    if days:
-        axes.legend(fontsize=7, loc="best")
+        axes.set_ylim(0, 1.3)  # room above 1 for the legend
+        axes.set_yticks([0, 0.25, 0.5, 0.75, 1])
+    else:
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylim(0, max(1, axes.get_ylim()[1]) * 1.3)
+    if languages:
+        axes.legend(fontsize=7, loc="upper right", ncol=min(len(languages), 6))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

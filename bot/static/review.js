@@ -122,7 +122,7 @@ async function load() {
     await loadQueue();
     document.getElementById("review").hidden = false;
     document.getElementById("sign-in").hidden = true;
-    statusLine.textContent = `${summary.labelled} messages labelled so far.`;
+    statusLine.textContent = `Messages labelled so far: ${summary.labelled}.`;
     await showCharts(summary.measures);
   } catch (error) {
     statusLine.textContent = error.message;

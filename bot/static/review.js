@@ -78,7 +78,7 @@ function showQueue(queue) {
     cell(row, message.language);
     cell(row, `${message.channel} ${message.conversation}`);
     cell(row, message.reasons.join(", "));
-    cell(row, message.top_intents.map((intent) => `${intent.name} ${intent.confidence.toFixed(2)}`).join("\n"));
+    cell(row, message.top_intents.map((intent) => `${intent.name} ${intent.confidence.toFixed(2)}`).join("\n"), "intents");
     const actions = row.insertCell();
     actions.className = "actions";
     for (const intent of message.top_intents) actions.append(labelButton(message, row, intent.name));

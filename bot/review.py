@@ -77,14 +77,14 @@ class ReviewInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         settings = credentials or {}
-        low_confidence = float(settings.get("low_confidence", LOW_CONFIDENCE))
-        if not 0.0 <= low_confidence <= 1.0:
-            raise ValueError(f"bot.review.ReviewInput: low_confidence {low_confidence} must be between 0 and 1.")
+        low_confidence = settings.get("low_confidence", LOW_CONFIDENCE)
+        if isinstance(low_confidence, bool) or not isinstance(low_confidence, (int, float)) or not 0 <= low_confidence <= 1:
+            raise ValueError(f"bot.review.ReviewInput in credentials.yml: low_confidence {low_confidence!r} must be a number between 0 and 1.")
         return cls(
             staff_token(settings),
             Path(settings.get("drafts") or "data/drafts"),
             Path(settings.get("nlu_data") or "data/nlu"),
-            low_confidence,
+            float(low_confidence),
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -15,7 +15,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaus
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot.review import sql_engine
+from bot.review import ReviewInput, sql_engine
 from bot.review_cli import main as review_cli
 from bot.review_data import (
     OUT_OF_SCOPE, ReviewError, bot_labels, chart_png, export_drafts, read_review, review_queue, save_label,
@@ -222,3 +222,11 @@ def test_an_empty_store_is_an_empty_review(tmp_path: Path) -> None:
     review = read_review(engine)
     assert review.messages == [] and review.days == []
     assert export_drafts(review, [REPO / "data" / "nlu"], tmp_path / "drafts") == {}
+
+
+def test_the_page_channel_takes_the_agent_token_and_refuses_a_bad_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_API_TOKEN", "from-the-environment")
+    assert ReviewInput.from_credentials(None)._token == "from-the-environment"
+    assert ReviewInput.from_credentials({"token": "from-credentials"})._token == "from-credentials"
+    with pytest.raises(ValueError, match="low_confidence 'high' must be a number between 0 and 1"):
+        ReviewInput.from_credentials({"low_confidence": "high"})

@@ -250,7 +250,9 @@ def export_drafts(review: Review, nlu_data: Sequence[Path], drafts_dir: Path) ->
     by_language: Dict[Text, Dict[Text, Message]] = defaultdict(dict)
     for message in review.messages:
         key = _normalized(message.text)
-        if message.label is None or message.language == UNKNOWN_LANGUAGE or key in existing:
+        # A language names a file: only a plain code (the detector's), never a path.
+        plain_code = message.language.isascii() and message.language.isalpha() and len(message.language) <= 8
+        if message.label is None or message.language == UNKNOWN_LANGUAGE or not plain_code or key in existing:
             continue
         by_language[message.language].setdefault(key, _training_example(message.text, message.label))
     drafts_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,9 @@ UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 MODEL := models/shop.tar.gz
 # The NLU component code counts too (tools such as lint.py, evaluate.py and grading.py do not).
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
+# data/drafts/ holds the review's unreviewed drafts (README, "Conversation review"): never trained.
+TRAINING_DATA := $(filter-out data/drafts/%,$(shell find data -name '*.yml' 2>/dev/null))
+TRAINING_INPUTS := config.yml domain.yml $(TRAINING_DATA) \
   $(filter-out cs_transformer/lint.py cs_transformer/evaluate.py cs_transformer/grading.py,$(wildcard cs_transformer/*.py))
 export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
@@ -32,7 +34,7 @@ lock:  ## re-resolve requirements/requirements.in into the full lock
 train: $(MODEL)  ## train only when data, config or component code changed
 
 $(MODEL): $(STAMP) $(TRAINING_INPUTS)
-	$(BIN)/rasa train --out models --fixed-model-name shop
+	$(BIN)/rasa train --out models --fixed-model-name shop --data $(TRAINING_DATA)
 
 run: train  ## start the action server and Rasa on 127.0.0.1
 	@scripts/run.sh $(MODEL)
@@ -70,6 +72,15 @@ bench-abuse: $(MODEL)  ## worst wait of a GET / while a 40,000-character message
 
 bench-load: $(MODEL)  ## the whole bot over REST (1 customer, 8 in a closed loop, 50 with pauses, turn 50 vs 5) vs the stock-DIET bot, and NLU alone (trains the stock bot once, slow)
 	$(BIN)/python benchmarks/load/run.py $(BENCH_ARGS)
+
+# --- conversation review (issue 24; README, "Conversation review") -------------------------
+.PHONY: review-export review-report
+REVIEW_ARGS ?=
+review-export: $(STAMP)  ## labelled messages of the review page -> data/drafts/<language>.yml (tracker store from endpoints.yml, or REVIEW_ARGS='--db URL')
+	$(BIN)/python -m bot.review_cli export $(REVIEW_ARGS)
+
+review-report: $(STAMP)  ## per language and day: messages, fallback and handoff rates, frustration offers, mean confidence -> results/review/report.md + PNGs
+	$(BIN)/python -m bot.review_cli report $(REVIEW_ARGS)
 
 clean:
 	rm -rf models .rasa var benchmarks/.models

@@ -60,18 +60,16 @@ class AgentInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        token = (credentials or {}).get("token") or os.environ.get(TOKEN_VARIABLE)
-        return cls(token, Store.from_env())
+        return cls(staff_token(credentials), Store.from_env())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         agent_api = Blueprint("agent_api", __name__)
 
         @agent_api.middleware("request")
         async def authenticate(request: Request) -> Optional[HTTPResponse]:
-            if not self._token:
-                return response.json({"error": f"The agent endpoint is disabled: set {TOKEN_VARIABLE}."}, status=503)
-            if not self._authorized(request.headers.get("Authorization", "")):
-                return response.json({"error": "Send 'Authorization: Bearer <agent token>'."}, status=401)
+            refused = refuse_unless_staff(request, self._token, "agent endpoint")
+            if refused is not None:
+                return refused
             ticket_id = request.match_info.get("ticket_id")
             if isinstance(ticket_id, int) and not 0 < ticket_id <= MAX_TICKET_ID:
                 return _no_open_ticket(ticket_id)
@@ -121,11 +119,6 @@ class AgentInput(InputChannel):
 
         return limit_server(agent_api)
 
-    def _authorized(self, header: Text) -> bool:
-        scheme, _, presented = header.partition(" ")
-        expected = self._token or ""
-        return scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected.encode())
-
     async def _open_ticket(self, ticket_id: int) -> Optional[TicketView]:
         open_tickets = await self._in_store(self._store.open_tickets)
         return next((ticket for ticket in open_tickets if ticket.id == ticket_id), None)
@@ -133,6 +126,21 @@ class AgentInput(InputChannel):
     @staticmethod
     async def _in_store(function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(function, *args)
+
+
+def staff_token(credentials: Optional[Dict[Text, Any]]) -> Optional[Text]:
+    """The support team's token: `token:` under the channel in credentials.yml, else AGENT_API_TOKEN."""
+    return (credentials or {}).get("token") or os.environ.get(TOKEN_VARIABLE)
+
+
+def refuse_unless_staff(request: Request, token: Optional[Text], endpoint: Text) -> Optional[HTTPResponse]:
+    """503 while no token is set (closed by default), 401 without `Authorization: Bearer <token>`."""
+    if not token:
+        return response.json({"error": f"The {endpoint} is disabled: set {TOKEN_VARIABLE}."}, status=503)
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
+        return response.json({"error": "Send 'Authorization: Bearer <agent token>'."}, status=401)
+    return None
 
 
 def _rasa_agent(request: Request) -> Agent:

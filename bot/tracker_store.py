@@ -81,6 +81,11 @@ class RedactingTrackerStore(TrackerStore):
         logger.info("tracker_store.redacting store=%s detectors=%s", store, ",".join(self.rules.detectors))
 
     @property
+    def inner(self) -> TrackerStore:
+        """Rasa's store underneath, holding only redacted events (the review page reads its tables)."""
+        return self._inner
+
+    @property
     def domain(self) -> Domain:
         return self._domain
 

@@ -47,6 +47,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.utils.io import read_yaml_file
 
 from cs_transformer.languages import LEXICON_FILE, SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
+from cs_transformer.plurals import OTHER, plural_categories, split_plural
 
 ERROR = "error"
 WARNING = "warning"
@@ -253,18 +254,41 @@ def variation_language(variation: Dict[str, Any], default_language: str) -> str:
 
 
 def check_response_variations(bot: Bot) -> List[Issue]:
-    """A response without a variation in some language falls back to the default language."""
+    """A response without a variation in some language falls back to the default language.
+
+    A plural form (`<base>_<category>` beside `<base>_other`, cs_transformer/plurals.py) is
+    needed only in the languages with that category, and in each of those it must exist.
+    """
     issues = []
     for name, variations in bot.responses.items():
         present = {variation_language(v, bot.default_language) for v in variations}
         fallback = next((v.get("text") for v in variations if v.get("text")), None)
-        for language in bot.languages:
+        for language in _languages_needing(bot, name):
             if language not in present:
                 issues.append(
                     Issue("missing-response-variation", language, "response", name, fallback,
                           _missing_variation_fix(name, language, bot.default_language))
                 )
+    for base in sorted({plural[0] for plural in map(split_plural, bot.responses) if plural}):
+        if f"{base}_{OTHER}" not in bot.responses:
+            continue
+        for language in bot.languages:
+            for category in sorted(plural_categories(language) - {OTHER}):
+                name = f"{base}_{category}"
+                if name not in bot.responses:
+                    issues.append(
+                        Issue("missing-response-variation", language, "response", name, None,
+                              f"{language} has a '{category}' plural form: add the response {name} "
+                              f"with a {language} variation (see cs_transformer/plurals.py)")
+                    )
     return issues
+
+
+def _languages_needing(bot: Bot, name: str) -> List[str]:
+    plural = split_plural(name)
+    if plural is None or plural[1] == OTHER or f"{plural[0]}_{OTHER}" not in bot.responses:
+        return bot.languages
+    return [language for language in bot.languages if plural[1] in plural_categories(language)]
 
 
 def _missing_variation_fix(name: str, language: str, default_language: str) -> str:

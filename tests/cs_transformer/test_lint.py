@@ -43,6 +43,9 @@ PLANTED_CHECKS: Set[Tuple[str, str, str]] = {
     ("missing-heldout", "pl", "greet"),
     ("missing-heldout", "pl", "order_status"),
     ("missing-heldout", "pl", "goodbye"),
+    ("missing-response-variation", "pl", "utter_items_one"),
+    ("missing-response-variation", "pl", "utter_items_few"),
+    ("missing-response-variation", "pl", "utter_items_many"),
 }
 
 # (code, language, intent or response) of each issue planted in the fixture, one per check.
@@ -213,6 +216,7 @@ def test_the_newer_checks_name_the_fix() -> None:
     assert f'add "send" to {CHECKS_FIXTURE / "locales" / "es.json"}' in messages["missing-page-text", "es", "send"]
     assert f"create {CHECKS_FIXTURE / 'locales' / 'pl.json'}" in messages["missing-page-text", "pl", "pl.json"]
     assert messages["missing-heldout", "pl", "greet"].endswith(f"{CHECKS_FIXTURE / 'heldout' / 'pl.yml'} (create it)")
+    assert "pl has a 'few' plural form: add the response utter_items_few" in messages["missing-response-variation", "pl", "utter_items_few"]
 
 
 def test_severities_of_the_newer_checks() -> None:
@@ -220,6 +224,7 @@ def test_severities_of_the_newer_checks() -> None:
     assert severities == {
         "language-not-in-slot": "error", "intent-not-in-domain": "error", "intent-not-used": "warning",
         "missing-word-list": "error", "missing-page-text": "error", "missing-heldout": "warning",
+        "missing-response-variation": "error",
     }
 
 

@@ -37,6 +37,7 @@ from bot.page_locales import PageLocales
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 from actions.store.seed import demo_sender
 from bot.web_session import COOKIE, InvalidSession, Sessions, new_guest_sender
+from cs_transformer.variations import LANGUAGE_SLOT
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 METADATA_KEYS = {"locale": 35, "session_id": 64}
 DEMO_SIGN_IN_ENV = "CS_DEMO_SIGN_IN"
 COOKIE_PATH = "/webhooks/web/"
-LANGUAGE_SLOT = "language"
 MAX_LANGUAGE_TAGS = 10
 
 

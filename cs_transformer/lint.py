@@ -8,6 +8,7 @@ data for those gaps, per language, with Rasa's own loaders:
     python -m cs_transformer.lint [--domain domain.yml] [--data data] [--config config.yml]
                                   [--languages en,es] [--min-examples 10] [--json PATH]
                                   [--page-texts bot/static/locales] [--heldout benchmarks/heldout]
+                                  [--word-lists actions/language_names.yml]
                                   [--fail-on error|warning]
 
 The bot's languages come from `languages:` of `cs_transformer.LanguageDetector` in the
@@ -21,8 +22,9 @@ by a rule or story (or a slot mapping), that the word lists the components read
 (cs_transformer/data/) have every bot language, that the chat page's texts (one
 `<language>.json` per bot language) have every key of the default language's file, and that
 every intent has held-out sentences for `make eval` (one `<language>.yml` per bot language).
-The page texts and held-out checks run when their folder exists (the CLI's defaults are the
-demo bot's). Exit status: 1 when an issue at or above `--fail-on` was found, 2 when
+The page texts and held-out checks run when their folder exists, and `--word-lists` files
+(the names customers give the languages) when they exist (the CLI's defaults are the demo
+bot's). Exit status: 1 when an issue at or above `--fail-on` was found, 2 when
 the inputs cannot be read, else 0.
 """
 
@@ -48,6 +50,7 @@ from rasa.shared.utils.io import read_yaml_file
 
 from cs_transformer.languages import LEXICON_FILE, SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
 from cs_transformer.plurals import OTHER, plural_categories, split_plural
+from cs_transformer.variations import LANGUAGE_SLOT, variation_language
 
 ERROR = "error"
 WARNING = "warning"
@@ -69,7 +72,6 @@ CHECKS: Dict[str, str] = {
 }
 
 DETECTOR_NAMES = ("cs_transformer.LanguageDetector", "cs_transformer.language_detector.LanguageDetector")
-LANGUAGE_SLOT = "language"
 # Response placeholders ("{order_number}") are English identifiers inside any language.
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # The wrong-language checks trust a Latin-script language guess only on texts with this
@@ -85,6 +87,7 @@ PROFANITY_FILE = Path(__file__).parent / "data" / "profanity.yml"
 FRUSTRATION_NAMES = ("cs_transformer.FrustrationScorer", "cs_transformer.frustration.FrustrationScorer")
 DEFAULT_PAGE_TEXTS = Path("bot/static/locales")
 DEFAULT_HELDOUT = Path("benchmarks/heldout")
+DEFAULT_WORD_LISTS = [Path("actions/language_names.yml")]
 
 
 class LintError(Exception):
@@ -240,14 +243,6 @@ def load_examples(
                 )
             )
     return examples, named_files
-
-
-def variation_language(variation: Dict[str, Any], default_language: str) -> str:
-    """The `language` slot value a variation is conditioned on; no such condition: the default."""
-    for condition in variation.get("condition") or []:
-        if condition.get("type") == "slot" and condition.get("name") == LANGUAGE_SLOT:
-            return str(condition.get("value"))
-    return default_language
 
 
 # --------------------------------------------------------------------------- checks
@@ -511,9 +506,11 @@ def lint(
     min_examples: int = 10,
     page_texts: Optional[Path] = None,
     heldout: Optional[Path] = None,
+    extra_word_lists: Sequence[Path] = (),
 ) -> Report:
     """Runs every check; `languages` (first = default) overrides the config's. The page texts
-    and held-out checks run only when given their folder."""
+    and held-out checks run only when given their folder; `extra_word_lists` are YAML files
+    (language -> words) that need an entry for every bot language."""
     bot_languages, default_language = (languages, languages[0]) if languages else read_languages(config)
     identifier = LanguageIdentifier(bot_languages, default_language)
     examples, files = load_examples(nlu_files(data), bot_languages, identifier)
@@ -528,7 +525,8 @@ def lint(
         *check_response_languages(bot, identifier),
         *check_language_slot(bot),
         *check_intents(bot),
-        *check_word_lists(bot, word_lists(bot, read_yaml_file(config) or {} if config.is_file() else {})),
+        *check_word_lists(bot, {**word_lists(bot, read_yaml_file(config) or {} if config.is_file() else {}),
+                                **{path: list(bot_languages) for path in extra_word_lists}}),
         *(check_page_texts(bot, page_texts) if page_texts else []),
         *(check_heldout(bot, heldout) if heldout else []),
     ]
@@ -589,6 +587,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                         help="the chat page's <language>.json files (skipped when the folder does not exist)")
     parser.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT,
                         help="make eval's held-out <language>.yml files (skipped when the folder does not exist)")
+    parser.add_argument("--word-lists", type=Path, nargs="*", default=DEFAULT_WORD_LISTS,
+                        help="more YAML files mapping every bot language to words, e.g. the names customers "
+                             "give the languages (those that do not exist are skipped)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--fail-on", choices=[WARNING, ERROR], default=ERROR)
     return parser.parse_args(argv)
@@ -610,7 +611,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         report = lint(args.domain, args.data, args.config, args.languages, args.min_examples,
-                      _if_folder(args.page_texts), _if_folder(args.heldout))
+                      _if_folder(args.page_texts), _if_folder(args.heldout),
+                      [path for path in args.word_lists if path.is_file()])
     except (LintError, RasaException) as error:
         print(f"cs_transformer.lint: {error}", file=sys.stderr)
         return 2

@@ -243,3 +243,18 @@ def test_a_rule_or_a_slot_mapping_makes_an_intent_used(tmp_path: Path) -> None:
     )
     report = lint(CHECKS_FIXTURE / "domain.yml", [data], CHECKS_FIXTURE / "config.yml", min_examples=1)
     assert "intent-not-used" not in {issue.code for issue in report.issues}
+
+
+def test_more_word_lists_need_every_bot_language(tmp_path: Path) -> None:
+    names = tmp_path / "language_names.yml"
+    names.write_text("en: [english, inglés]\nes: [spanish, español]\n", encoding="utf-8")
+    report = checks_report(page_texts=None, heldout=None, extra_word_lists=[names])
+    assert {(i.language, i.name) for i in report.issues if i.code == "missing-word-list"} == {
+        ("pl", "lexicon.yml"), ("es", "profanity.yml"), ("pl", "language_names.yml")}
+
+
+def test_the_demo_bot_s_language_names_are_read_by_the_action() -> None:
+    from actions.language import LANGUAGE_NAMES, requested_language
+
+    assert set(LANGUAGE_NAMES) == set(lint(REPO / "domain.yml", [REPO / "data"], REPO / "config.yml").languages)
+    assert (requested_language("¿puede hablar en alemán?"), requested_language("请说中文")) == ("de", "zh")

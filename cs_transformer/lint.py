@@ -49,7 +49,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.utils.io import read_yaml_file
 
 from cs_transformer.languages import LEXICON_FILE, SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
-from cs_transformer.plurals import OTHER, plural_categories, split_plural
+from cs_transformer.plurals import OTHER, languages_needing, plural_categories, split_plural
 from cs_transformer.variations import LANGUAGE_SLOT, variation_language
 
 ERROR = "error"
@@ -258,7 +258,7 @@ def check_response_variations(bot: Bot) -> List[Issue]:
     for name, variations in bot.responses.items():
         present = {variation_language(v, bot.default_language) for v in variations}
         fallback = next((v.get("text") for v in variations if v.get("text")), None)
-        for language in _languages_needing(bot, name):
+        for language in languages_needing(name, bot.responses, bot.languages):
             if language not in present:
                 issues.append(
                     Issue("missing-response-variation", language, "response", name, fallback,
@@ -277,13 +277,6 @@ def check_response_variations(bot: Bot) -> List[Issue]:
                               f"with a {language} variation (see cs_transformer/plurals.py)")
                     )
     return issues
-
-
-def _languages_needing(bot: Bot, name: str) -> List[str]:
-    plural = split_plural(name)
-    if plural is None or plural[1] == OTHER or f"{plural[0]}_{OTHER}" not in bot.responses:
-        return bot.languages
-    return [language for language in bot.languages if plural[1] in plural_categories(language)]
 
 
 def _missing_variation_fix(name: str, language: str, default_language: str) -> str:

@@ -10,7 +10,7 @@ language has every form it needs. No Rasa import: the action server uses this to
 
 from __future__ import annotations
 
-from typing import FrozenSet, Optional, Tuple
+from typing import Collection, FrozenSet, List, Optional, Sequence, Tuple
 
 from babel import Locale
 from babel.numbers import format_decimal
@@ -42,3 +42,12 @@ def split_plural(name: str) -> Optional[Tuple[str, str]]:
     """(base, category) of a response named `<base>_<category>`, else None."""
     base, _, category = name.rpartition("_")
     return (base, category) if base and category in CATEGORIES else None
+
+
+def languages_needing(name: str, response_names: Collection[str], languages: Sequence[str]) -> List[str]:
+    """The languages that need a variation of response `name`: all of them, except for a
+    plural form other than `_other` (beside its `_other`), which only its languages need."""
+    plural = split_plural(name)
+    if plural is None or plural[1] == OTHER or f"{plural[0]}_{OTHER}" not in response_names:
+        return list(languages)
+    return [language for language in languages if plural[1] in plural_categories(language)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cs_transformer.plurals import format_count, plural_categories, plural_response, split_plural
+from cs_transformer.plurals import format_count, languages_needing, plural_categories, plural_response, split_plural
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,12 @@ def test_numbers_are_written_the_language_s_way() -> None:
 def test_only_category_suffixes_make_a_plural_form() -> None:
     assert split_plural("utter_open_orders_few") == ("utter_open_orders", "few")
     assert split_plural("utter_greet_customer") is None
+
+
+def test_a_plural_form_is_needed_only_in_the_languages_that_have_it() -> None:
+    names = {"utter_open_orders_two", "utter_open_orders_other", "utter_greet"}
+    languages = ["en", "es", "zh", "ar"]
+    assert languages_needing("utter_open_orders_two", names, languages) == ["ar"]
+    assert languages_needing("utter_open_orders_other", names, languages) == languages
+    assert languages_needing("utter_greet", names, languages) == languages
+    assert languages_needing("utter_items_two", names, languages) == languages  # no utter_items_other

@@ -413,7 +413,7 @@ def check_word_lists(bot: Bot, lists: Dict[Path, Sequence[str]]) -> List[Issue]:
     entry) has one for each of those languages; a missing one silently means no words."""
     issues = []
     for path, languages in lists.items():
-        entries = read_yaml_file(path) or {} if path.is_file() else {}
+        entries = (read_yaml_file(path) or {}) if path.is_file() else {}
         for language in languages:
             if not entries.get(language):
                 issues.append(Issue("missing-word-list", language, "word_list", path.name, None,
@@ -518,7 +518,7 @@ def lint(
         *check_response_languages(bot, identifier),
         *check_language_slot(bot),
         *check_intents(bot),
-        *check_word_lists(bot, {**word_lists(bot, read_yaml_file(config) or {} if config.is_file() else {}),
+        *check_word_lists(bot, {**word_lists(bot, (read_yaml_file(config) or {}) if config.is_file() else {}),
                                 **{path: list(bot_languages) for path in extra_word_lists}}),
         *(check_page_texts(bot, page_texts) if page_texts else []),
         *(check_heldout(bot, heldout) if heldout else []),

@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse bench-threshold
+.PHONY: setup system-deps train run test lint validate eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse bench-threshold
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -47,6 +47,9 @@ test: train system-deps  ## the whole suite, slow tests included (the end-to-end
 
 lint: $(STAMP)  ## translation coverage: responses, examples and their languages, per bot language
 	$(BIN)/python -m cs_transformer.lint $(LINT_ARGS)
+
+validate: $(STAMP)  ## `rasa data validate` minus its false "utterance not used" warnings for responses the actions send (cs_transformer/validate.py)
+	$(BIN)/python -m cs_transformer.validate $(VALIDATE_ARGS)
 
 eval: $(STAMP)  ## per-language accuracy, fallback rate, out-of-scope rejection, calibration (PNG), per-intent F1 and confusion matrices (PNG) on the held-out set, FallbackClassifier kept
 	$(BIN)/python -m cs_transformer.evaluate --out results/eval $(EVAL_ARGS)

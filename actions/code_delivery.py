@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Protocol, Set, Text
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from rasa.shared.utils.io import read_yaml_file
+import yaml
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
@@ -37,7 +37,7 @@ from actions.store.engine import data_dir
 from actions.store.models import utcnow
 from actions.store.repository import LINK_CODE_TTL
 from actions.store.views import Contact, ContactKind
-from cs_transformer.lint import variation_language
+from cs_transformer.variations import variation_language
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ class CodeTexts:
 
     @classmethod
     def from_domain(cls, path: Path = DOMAIN_FILE) -> "CodeTexts":
-        responses = (read_yaml_file(path) or {}).get("responses") or {}
+        # PyYAML, not rasa.shared's reader: the action server does not import Rasa.
+        responses = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {}
         missing = [name for name in (SUBJECT_RESPONSE, MESSAGE_RESPONSE) if not responses.get(name)]
         if missing:
             raise DeliveryConfigError(f"{path} has no {' or '.join(missing)}: add the response(s), one variation per bot language.")

@@ -8,8 +8,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import StoreAction, channel_of, current_customer, in_thread
+from actions.common import StoreAction, channel_of, current_customer, in_thread, language_of
 from actions.store.repository import Store
+from cs_transformer.plurals import format_count, plural_response
 
 TRANSCRIPT_TURNS = 30
 # Intents with their own handoff rules (data/rules.yml).
@@ -50,9 +51,10 @@ class ActionGreet(StoreAction):
         dispatcher.utter_message(response="utter_greet_customer", name=customer.name.split(" ")[0])
         orders = await in_thread(store.open_orders, customer.id)
         if orders:
+            language = language_of(tracker)
             dispatcher.utter_message(
-                response="utter_open_orders",
-                count=len(orders),
+                response=plural_response("utter_open_orders", len(orders), language),
+                count=format_count(len(orders), language),
                 orders=", ".join(order.number for order in orders),
             )
         return []

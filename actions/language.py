@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -11,15 +13,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import StoreAction, current_customer, in_thread, language_of
 from actions.store.repository import Store
 
-# How customers name each of the bot's languages, in each of them (lowercase).
-LANGUAGE_NAMES: Dict[Text, List[Text]] = {
-    "en": ["english", "inglés", "ingles", "englisch", "anglais", "英语", "英文", "الإنجليزية", "الانجليزية", "انجليزي", "إنجليزي", "انكليزي"],
-    "es": ["spanish", "español", "espanol", "castellano", "spanisch", "espagnol", "西班牙语", "西班牙文", "الإسبانية", "الاسبانية", "اسباني", "إسباني"],
-    "de": ["german", "alemán", "aleman", "deutsch", "allemand", "德语", "德文", "الألمانية", "الالمانية", "الماني", "ألماني"],
-    "fr": ["french", "francés", "frances", "französisch", "franzosisch", "français", "francais", "法语", "法文", "الفرنسية", "فرنسي", "فرنساوي"],
-    "zh": ["chinese", "mandarin", "chino", "mandarín", "chinesisch", "chinois", "中文", "汉语", "普通话", "华语", "الصينية", "صيني"],
-    "ar": ["arabic", "árabe", "arabe", "arabisch", "阿拉伯语", "阿拉伯文", "العربية", "عربي", "عربية"],
-}
+LANGUAGE_NAMES_FILE = Path(__file__).with_name("language_names.yml")
+
+
+def read_language_names(path: Path = LANGUAGE_NAMES_FILE) -> Dict[Text, List[Text]]:
+    """How customers name each bot language, in each of them (lowercase): language -> names.
+    A YAML file rather than code, so that `make lint` checks it has every bot language."""
+    names = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(code): [str(name).lower() for name in entries] for code, entries in names.items()}
+
+
+LANGUAGE_NAMES: Dict[Text, List[Text]] = read_language_names()
 
 
 def requested_language(text: Text) -> Optional[Text]:

@@ -7,6 +7,9 @@ cookie if it is valid, else a fresh guest session (`{"restart": true}` always st
 that cookie and answers with the bot's messages (text, buttons), like Rasa's REST channel. The
 sender id comes from the session only (`web:<random>`); a `sender` in the body is ignored, and
 without a valid session the answer is 401 with the reason.
+`GET /webhooks/web/locale?languages=zh-CN,en` gives the page its texts (bot/page_locales.py) in the
+first of those languages it has; each webhook answer names the conversation's language in
+`Content-Language` (the `language` slot), so the page follows the customer into it.
 `GET /webhooks/web/demo/<customer>` signs the browser in as a seeded demo customer, only when
 `CS_DEMO_SIGN_IN=1` (`make run` sets it and says so in the log); otherwise it is a 404.
 Every route checks the Host header (bot/hosts.py); POSTs must be `application/json`.
@@ -30,9 +33,11 @@ from actions.store import Store, StoreError
 from bot.handoff import held_by_agent
 from bot.http_limits import limit_server, refuse_unless_json, with_security_headers
 from bot.hosts import allowed_hosts, refuse_foreign_host
+from bot.page_locales import PageLocales
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 from actions.store.seed import demo_sender
 from bot.web_session import COOKIE, InvalidSession, Sessions, new_guest_sender
+from cs_transformer.variations import LANGUAGE_SLOT
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 METADATA_KEYS = {"locale": 35, "session_id": 64}
 DEMO_SIGN_IN_ENV = "CS_DEMO_SIGN_IN"
 COOKIE_PATH = "/webhooks/web/"
+MAX_LANGUAGE_TAGS = 10
 
 
 def page_metadata(raw: Any) -> Dict[Text, Text]:
@@ -65,6 +71,7 @@ class WebChatInput(InputChannel):
         self._sessions = sessions
         self._demo_sign_in = demo_sign_in
         self._hosts = allowed_hosts()
+        self._locales = PageLocales.from_folder()
         if demo_sign_in:
             logger.warning(
                 "web.demo_sign_in_on: /webhooks/web/demo/<customer> signs anyone in as a demo customer; "
@@ -99,6 +106,12 @@ class WebChatInput(InputChannel):
         @web.route("/static/<file_name>", methods=["GET"])
         async def asset(request: Request, file_name: Text) -> HTTPResponse:
             return static_file(file_name)
+
+        @web.route("/locale", methods=["GET"])
+        async def locale(request: Request) -> HTTPResponse:
+            tags = request.args.get("languages", "")[:MAX_LANGUAGE_TAGS * 36].split(",")[:MAX_LANGUAGE_TAGS]
+            page_locale = self._locales.locale(self._locales.negotiate(tags))
+            return with_security_headers(response.json(page_locale.to_json()))
 
         @web.route("/session", methods=["POST"])
         async def session(request: Request) -> HTTPResponse:
@@ -149,7 +162,11 @@ class WebChatInput(InputChannel):
                 return response.json([])  # an agent answers this customer, not the bot
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
-            return response.json(collector.messages)
+            headers = {}
+            language = await conversation_language(request, sender)
+            if language:
+                headers["Content-Language"] = language
+            return response.json(collector.messages, headers=headers)
 
         return limit_server(web)
 
@@ -169,6 +186,13 @@ class WebChatInput(InputChannel):
         if self._sessions.always_secure or request.scheme == "https":
             cookie["secure"] = True
         return answer
+
+
+async def conversation_language(request: Request, sender: Text) -> Optional[Text]:
+    """The `language` slot of the sender's conversation (what the bot answers in), if set."""
+    tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+    language = tracker.get_slot(LANGUAGE_SLOT) if tracker else None
+    return str(language) if language else None
 
 
 def static_file(file_name: Text) -> HTTPResponse:

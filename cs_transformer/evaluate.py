@@ -59,7 +59,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
 from cs_transformer import grading
-from cs_transformer.grading import OUT_OF_SCOPE, Outcome, accuracy
+from cs_transformer.grading import Outcome, accuracy
 from cs_transformer.lint import LintError, read_languages
 
 HELDOUT = "heldout"
@@ -156,21 +156,21 @@ class Run:
 
 
 def score(language: str, outcomes: Sequence[Outcome], fold_accuracy: Sequence[float] = ()) -> LanguageResult:
-    """Accuracy, fallback rate, out-of-scope rejection, calibration, macro-F1 and per-intent
-    scores at intent level (`faq` is one intent), plus answer accuracy: the share of FAQ
-    questions that got the right intent and answer.
+    """Accuracy (intent level: `faq` is one intent), fallback rate, out-of-scope rejection,
+    calibration, answer accuracy (the share of FAQ questions that got the right intent and
+    answer), and per-label scores where every FAQ answer is its own label (`faq/warranty`).
 
-    Macro-F1 averages the in-scope intents that were tested (`out_of_scope` is graded by its
-    rejection rate, which a fallback counts toward). Intents only predicted (`nlu_fallback`
-    among them) are listed (support 0, F1 0) but not averaged: their mistakes already cost
-    the tested intents' recall, and a test set without some intent should not lower the
-    score by which wrong label won.
+    Macro-F1 averages every label tested or predicted, so a prediction into an intent the test
+    set lacks counts (F1 0) instead of vanishing; `out_of_scope` (graded by its rejection rate)
+    and `nlu_fallback` (a decline, already counted by the fallback rate and the recall of the
+    tested intents) are listed but not averaged.
     """
     if not outcomes:
         raise EvaluationError(f"{language}: no test sentences")
-    gold = [o.intent for o in outcomes]
-    predicted = [o.predicted for o in outcomes]
+    gold = [o.expected_label for o in outcomes]
+    predicted = [o.predicted_label for o in outcomes]
     report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    labels = sorted(set(gold) | set(predicted))
     intents = {
         label: {
             "precision": float(report[label]["precision"]),
@@ -178,15 +178,15 @@ def score(language: str, outcomes: Sequence[Outcome], fold_accuracy: Sequence[fl
             "f1": float(report[label]["f1-score"]),
             "support": int(report[label]["support"]),
         }
-        for label in sorted(set(gold) | set(predicted))
+        for label in labels
     }
+    averaged = [label for label in labels if label not in grading.REJECTIONS]
     faq = [o for o in outcomes if o.answer]
-    graded_intents = set(gold) - {OUT_OF_SCOPE}
     return LanguageResult(
         language=language,
         sentences=len(outcomes),
         accuracy=accuracy(outcomes),
-        macro_f1=statistics.mean(intents[label]["f1"] for label in graded_intents) if graded_intents else 0.0,
+        macro_f1=statistics.mean(intents[label]["f1"] for label in averaged) if averaged else 0.0,
         answer_accuracy=sum(o.correct for o in faq) / len(faq) if faq else None,
         faq_questions=len(faq),
         intents=intents,
@@ -355,11 +355,13 @@ def describe(evaluation: Evaluation) -> List[str]:
         f"- Method: {method}",
         f"- Trained on: {', '.join(evaluation.train_languages)}; tested on: {', '.join(evaluation.test_languages)}",
         f"- Pipeline: `{evaluation.config}` as configured, {fallback_note(evaluation.fallback_threshold)}",
-        "- Accuracy (in-scope sentences, a fallback counts as wrong), macro-F1 and the per-intent scores are at "
-        "intent level (`faq` is one intent); *fallback* is the share of in-scope sentences that fell back; "
+        "- Accuracy (in-scope sentences, a fallback counts as wrong) is at intent level (`faq` is one intent); "
+        "the per-intent scores and the confusion matrices give every FAQ answer its own row (`faq/warranty`); "
+        "*fallback* is the share of in-scope sentences that fell back; "
         "*OOS rejected* the share of `out_of_scope` sentences the bot declined (fell back or called them "
         "out_of_scope); *ECE* the expected calibration error of the classifier's top intent (10 bins, "
-        "reliability.png); macro-F1 averages the in-scope intents in the test set; *answer accuracy* is the "
+        "reliability.png); macro-F1 averages every label tested or predicted (a prediction into an intent the "
+        "test set lacks counts), except `out_of_scope` and `nlu_fallback`; *answer accuracy* is the "
         "share of FAQ questions that got the right intent and the right answer",
         f"- Reproduce: `{evaluation.command}`",
     ]
@@ -424,9 +426,10 @@ def _cell(text: str) -> str:
 
 def plot_confusion(outcomes: Sequence[Outcome], title: str, path: Path) -> None:
     """Counts in the cells, colour by share of the expected intent's sentences (its recall
-    on the diagonal), so intents with few test sentences are as visible as the others."""
-    gold = [o.intent for o in outcomes]
-    predicted = [o.predicted for o in outcomes]
+    on the diagonal), so intents with few test sentences are as visible as the others. Every
+    FAQ answer is a row and a column of its own: a wrong answer is off the diagonal."""
+    gold = [o.expected_label for o in outcomes]
+    predicted = [o.predicted_label for o in outcomes]
     labels = sorted(set(gold) | set(predicted))
     matrix = confusion_matrix(gold, predicted, labels=labels)
     rows = matrix.sum(axis=1, keepdims=True)
@@ -448,24 +451,37 @@ def plot_confusion(outcomes: Sequence[Outcome], title: str, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+ACCURACY_BARS = (
+    ("accuracy", "accuracy", "tab:blue"),
+    ("macro_f1", "macro-F1", "tab:orange"),
+    ("answer_accuracy", "answer accuracy (FAQ)", "tab:green"),
+    ("fallback_rate", "fallback rate", "tab:gray"),
+)
+
+
 def plot_accuracy(results: Sequence[LanguageResult], title: str, path: Path) -> None:
-    """Accuracy and macro-F1 side by side per language, dashed lines at their means."""
+    """Accuracy, macro-F1, answer accuracy and fallback rate side by side per language, dashed
+    lines at their means (a language without FAQ questions has no answer-accuracy bar)."""
     x = np.arange(len(results))
-    figure = Figure(figsize=(max(6.0, 1.2 * len(results) + 2.5), 5))
+    width = 0.8 / len(ACCURACY_BARS)
+    figure = Figure(figsize=(max(7.0, 1.6 * len(results) + 2.5), 5))
     axes = figure.subplots()
-    for offset, key, label, colour in ((-0.2, "accuracy", "accuracy", "tab:blue"),
-                                       (0.2, "macro_f1", "macro-F1", "tab:orange")):
+    for index, (key, label, colour) in enumerate(ACCURACY_BARS):
         values = [getattr(r, key) for r in results]
-        bars = axes.bar(x + offset, values, width=0.38, label=label, color=colour)
-        axes.bar_label(bars, fmt="%.2f", fontsize=8, padding=2, zorder=3,
-                       bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
-        mean = statistics.mean(values)
-        axes.axhline(mean, linestyle="--", linewidth=1, color=colour, label=f"mean {label} {mean:.3f}")
+        shown = [np.nan if value is None else value for value in values]
+        bars = axes.bar(x + (index - (len(ACCURACY_BARS) - 1) / 2) * width, shown, width=width * 0.95,
+                        label=label, color=colour)
+        axes.bar_label(bars, labels=["" if value is None else f"{value:.2f}" for value in values], fontsize=7,
+                       padding=2, zorder=3, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+        present = [value for value in values if value is not None]
+        if present:
+            mean = statistics.mean(present)
+            axes.axhline(mean, linestyle="--", linewidth=1, color=colour, label=f"mean {label} {mean:.3f}")
     axes.set_xticks(x, [r.language for r in results])
     axes.set_ylim(0, 1.1)
-    axes.set_ylabel("score")
+    axes.set_ylabel("score (fallback rate: share of in-scope sentences)")
     axes.set_title(title, fontsize=11)
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=8, frameon=False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4, fontsize=7, frameon=False)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
@@ -480,7 +496,7 @@ def write_outputs(evaluation: Evaluation, outcomes: Dict[str, List[Outcome]], ou
     for r in evaluation.results:
         plot_confusion(outcomes[r.language], f"{r.language}: accuracy {r.accuracy:.3f} ({setting})",
                        out / f"confusion_{r.language}.png")
-    plot_accuracy(evaluation.results, f"Intent accuracy by language ({setting})", out / "accuracy_by_language.png")
+    plot_accuracy(evaluation.results, f"NLU scores by language ({setting})", out / "accuracy_by_language.png")
     grading.plot_reliability(outcomes, f"Calibration by language ({setting})", out / "reliability.png",
                              evaluation.fallback_threshold)
 

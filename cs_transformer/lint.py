@@ -7,6 +7,8 @@ data for those gaps, per language, with Rasa's own loaders:
 
     python -m cs_transformer.lint [--domain domain.yml] [--data data] [--config config.yml]
                                   [--languages en,es] [--min-examples 10] [--json PATH]
+                                  [--page-texts bot/static/locales] [--heldout benchmarks/heldout]
+                                  [--word-lists actions/language_names.yml]
                                   [--fail-on error|warning]
 
 The bot's languages come from `languages:` of `cs_transformer.LanguageDetector` in the
@@ -14,7 +16,15 @@ config; the first (or its `default_language`) is the language of the response va
 without condition. An example's language is its file's name (`data/nlu/es.yml`) when that
 is a bot language, else the detected one (as the bot would read it). The wrong-language
 checks are warnings, and stricter than the bot's detector: they skip texts too short to
-tell (see LINT_MIN_LETTERS). Exit status: 1 when an issue at or above `--fail-on` was found, 2 when
+tell (see LINT_MIN_LETTERS). Beyond the responses it checks that every bot language is a value
+of the `language` slot, that every intent with examples is in the domain's `intents:` and used
+by a rule or story (or a slot mapping), that the word lists the components read
+(cs_transformer/data/) have every bot language, that the chat page's texts (one
+`<language>.json` per bot language) have every key of the default language's file, and that
+every intent has held-out sentences for `make eval` (one `<language>.yml` per bot language).
+The page texts and held-out checks run when their folder exists, and `--word-lists` files
+(the names customers give the languages) when they exist (the CLI's defaults are the demo
+bot's). Exit status: 1 when an issue at or above `--fail-on` was found, 2 when
 the inputs cannot be read, else 0.
 """
 
@@ -28,15 +38,19 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from rasa.shared.core.events import UserUttered
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.data import get_data_files, is_nlu_file
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.utils.io import read_yaml_file
 
-from cs_transformer.languages import SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
+from cs_transformer.languages import LEXICON_FILE, SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
+from cs_transformer.plurals import OTHER, languages_needing, plural_categories, split_plural
+from cs_transformer.variations import LANGUAGE_SLOT, variation_language
 
 ERROR = "error"
 WARNING = "warning"
@@ -49,10 +63,15 @@ CHECKS: Dict[str, str] = {
     "duplicate-example": ERROR,
     "example-wrong-language": WARNING,
     "response-wrong-language": WARNING,
+    "language-not-in-slot": ERROR,
+    "intent-not-in-domain": ERROR,
+    "intent-not-used": WARNING,
+    "missing-word-list": ERROR,
+    "missing-page-text": ERROR,
+    "missing-heldout": WARNING,
 }
 
 DETECTOR_NAMES = ("cs_transformer.LanguageDetector", "cs_transformer.language_detector.LanguageDetector")
-LANGUAGE_SLOT = "language"
 # Response placeholders ("{order_number}") are English identifiers inside any language.
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # The wrong-language checks trust a Latin-script language guess only on texts with this
@@ -62,6 +81,13 @@ PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # and none longer. Non-Latin scripts (Han, Arabic) are trusted at any length.
 LINT_MIN_LETTERS = 35
 TABLE_TEXT_CHARS = 60
+# The lists the bot's components read. Named here, not imported: cs_transformer.frustration
+# (DEFAULT_PROFANITY_FILE) loads TensorFlow, and the linter should start in seconds.
+PROFANITY_FILE = Path(__file__).parent / "data" / "profanity.yml"
+FRUSTRATION_NAMES = ("cs_transformer.FrustrationScorer", "cs_transformer.frustration.FrustrationScorer")
+DEFAULT_PAGE_TEXTS = Path("bot/static/locales")
+DEFAULT_HELDOUT = Path("benchmarks/heldout")
+DEFAULT_WORD_LISTS = [Path("actions/language_names.yml")]
 
 
 class LintError(Exception):
@@ -74,7 +100,7 @@ class Issue:
 
     code: str
     language: str
-    subject: str  # "intent" or "response"
+    subject: str  # "intent", "response", "slot", "word_list", "page_text" or "heldout"
     name: str
     text: Optional[str]
     message: str
@@ -114,6 +140,18 @@ class Bot:
     responses: Dict[str, List[Dict[str, Any]]]
     examples: List[Example]
     files: Dict[str, Path]  # language -> the NLU file named after it
+    domain: Path
+    domain_data: Dict[str, Any]
+    used_intents: Set[str]  # by a rule, a story or a slot mapping
+
+    @property
+    def nlu_folder(self) -> Path:
+        """Where a new language's NLU file goes: beside the other languages' files."""
+        named = sorted(self.files.values())
+        return named[0].parent if named else Path("data/nlu")
+
+    def nlu_file(self, language: str) -> Path:
+        return self.files.get(language, self.nlu_folder / f"{language}.yml")
 
 
 @dataclass(frozen=True)
@@ -207,29 +245,37 @@ def load_examples(
     return examples, named_files
 
 
-def variation_language(variation: Dict[str, Any], default_language: str) -> str:
-    """The `language` slot value a variation is conditioned on; no such condition: the default."""
-    for condition in variation.get("condition") or []:
-        if condition.get("type") == "slot" and condition.get("name") == LANGUAGE_SLOT:
-            return str(condition.get("value"))
-    return default_language
-
-
 # --------------------------------------------------------------------------- checks
 
 
 def check_response_variations(bot: Bot) -> List[Issue]:
-    """A response without a variation in some language falls back to the default language."""
+    """A response without a variation in some language falls back to the default language.
+
+    A plural form (`<base>_<category>` beside `<base>_other`, cs_transformer/plurals.py) is
+    needed only in the languages with that category, and in each of those it must exist.
+    """
     issues = []
     for name, variations in bot.responses.items():
         present = {variation_language(v, bot.default_language) for v in variations}
         fallback = next((v.get("text") for v in variations if v.get("text")), None)
-        for language in bot.languages:
+        for language in languages_needing(name, bot.responses, bot.languages):
             if language not in present:
                 issues.append(
                     Issue("missing-response-variation", language, "response", name, fallback,
                           _missing_variation_fix(name, language, bot.default_language))
                 )
+    for base in sorted({plural[0] for plural in map(split_plural, bot.responses) if plural}):
+        if f"{base}_{OTHER}" not in bot.responses:
+            continue
+        for language in bot.languages:
+            for category in sorted(plural_categories(language) - {OTHER}):
+                name = f"{base}_{category}"
+                if name not in bot.responses:
+                    issues.append(
+                        Issue("missing-response-variation", language, "response", name, None,
+                              f"{language} has a '{category}' plural form: add the response {name} "
+                              f"with a {language} variation (see cs_transformer/plurals.py)")
+                    )
     return issues
 
 
@@ -248,7 +294,7 @@ def check_example_counts(bot: Bot, min_examples: int) -> List[Issue]:
     intents = sorted({example.intent for example in bot.examples})
     issues = []
     for language in bot.languages:
-        where = bot.files.get(language, f"the {language} NLU data")
+        where = bot.files.get(language) or f"{bot.nlu_file(language)} (create it)"
         for intent in intents:
             count = counts[language, intent]
             if count < min_examples:
@@ -324,6 +370,124 @@ def check_response_languages(bot: Bot, identifier: LanguageIdentifier) -> List[I
     return issues
 
 
+def check_language_slot(bot: Bot) -> List[Issue]:
+    """A language missing from the slot's `values` is never set: the bot answers in the default."""
+    slot = (bot.domain_data.get("slots") or {}).get(LANGUAGE_SLOT) or {}
+    values = [str(value) for value in slot.get("values") or []]
+    return [
+        Issue("language-not-in-slot", language, "slot", LANGUAGE_SLOT, None,
+              f"{language} is not a value of the `{LANGUAGE_SLOT}` slot: add it to `values:` "
+              f"of slots.{LANGUAGE_SLOT} in {bot.domain}")
+        for language in bot.languages
+        if language not in values
+    ]
+
+
+def base_intent(intent: str) -> str:
+    """The domain's name of an intent: `faq` for the retrieval intent key `faq/shipping_cost`."""
+    return intent.split("/")[0]
+
+
+def check_intents(bot: Bot) -> List[Issue]:
+    """An intent with examples must be in `intents:` (else training fails or ignores it) and
+    something must answer it: a rule, a story, or a slot mapping of a form."""
+    declared = {str(next(iter(entry))) if isinstance(entry, dict) else str(entry)
+                for entry in bot.domain_data.get("intents") or []}
+    first_example: Dict[str, Example] = {}
+    for example in bot.examples:
+        first_example.setdefault(base_intent(example.intent), example)
+    issues = []
+    for intent, example in sorted(first_example.items()):
+        if intent not in declared:
+            issues.append(Issue("intent-not-in-domain", bot.default_language, "intent", intent, None,
+                                f"has examples ({example.path}) but is not in `intents:` of {bot.domain}: add it there"))
+        elif intent not in bot.used_intents:
+            issues.append(Issue("intent-not-used", bot.default_language, "intent", intent, None,
+                                "no rule or story starts from it: add one to the rules or stories "
+                                f"(e.g. {bot.nlu_folder.parent / 'rules.yml'}) so the bot knows what to answer"))
+    return issues
+
+
+def check_word_lists(bot: Bot, lists: Dict[Path, Sequence[str]]) -> List[Issue]:
+    """Every list the components read per language (`lists`: file -> languages that need an
+    entry) has one for each of those languages; a missing one silently means no words."""
+    issues = []
+    for path, languages in lists.items():
+        entries = (read_yaml_file(path) or {}) if path.is_file() else {}
+        for language in languages:
+            if not entries.get(language):
+                issues.append(Issue("missing-word-list", language, "word_list", path.name, None,
+                                    f"no {language} words: add `{language}: [...]` to {_relative(path)}"))
+    return issues
+
+
+def word_lists(bot: Bot, config: Dict[str, Any]) -> Dict[Path, List[str]]:
+    """The lexicon (languages without a script of their own: the others are told by script)
+    and, when the FrustrationScorer runs, its profanity list (every bot language)."""
+    own_script = {language for languages in SCRIPT_LANGUAGES.values() for language in languages}
+    lists = {LEXICON_FILE: [language for language in bot.languages if language not in own_script]}
+    for component in config.get("pipeline") or []:
+        if component.get("name") in FRUSTRATION_NAMES:
+            lists[Path(component.get("profanity_file") or PROFANITY_FILE)] = list(bot.languages)
+    return lists
+
+
+def check_page_texts(bot: Bot, folder: Path) -> List[Issue]:
+    """One `<language>.json` per bot language with every key of the default language's file.
+    A missing key is shown in the default language (bot/page_locales.py), like a response."""
+    default_file = folder / f"{bot.default_language}.json"
+    if not default_file.is_file():
+        return [Issue("missing-page-text", bot.default_language, "page_text", default_file.name, None,
+                      f"create {default_file}: the page texts every other language falls back to")]
+    keys = json.loads(default_file.read_text(encoding="utf-8"))
+    issues = []
+    for language in bot.languages:
+        path = folder / f"{language}.json"
+        texts = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if texts is None:
+            issues.append(Issue("missing-page-text", language, "page_text", path.name, None,
+                                f"create {path} with a translation of every key of {default_file}"))
+            continue
+        for key in keys:
+            if not texts.get(key):
+                issues.append(Issue("missing-page-text", language, "page_text", key, keys[key],
+                                    f"shown in {bot.default_language}: add \"{key}\" to {path}"))
+    return issues
+
+
+def check_heldout(bot: Bot, folder: Path) -> List[Issue]:
+    """Every intent (retrieval intents per key) needs held-out sentences in every language, or
+    `make eval` cannot tell how well it is recognised (benchmarks/heldout/<language>.yml)."""
+    intents = sorted({example.intent for example in bot.examples})
+    issues = []
+    for language in bot.languages:
+        path = folder / f"{language}.yml"
+        tested = {message.get(INTENT_RESPONSE_KEY) or message.get(INTENT)
+                  for message in load_data(str(path)).intent_examples} if path.is_file() else set()
+        for intent in intents:
+            if intent not in tested:
+                issues.append(Issue("missing-heldout", language, "heldout", intent, None,
+                                    f"no held-out sentence: add a few (not copies of training examples) "
+                                    f"under `- intent: {intent}` in {path}" + ("" if path.is_file() else " (create it)")))
+    return issues
+
+
+def used_intents(data: Sequence[Path], domain_data: Dict[str, Any]) -> Set[str]:
+    """Intents a rule or story starts from (Rasa's own story reader), or a slot mapping reads."""
+    used: Set[str] = set()
+    story_files = get_data_files([str(path) for path in data], YAMLStoryReader.is_stories_file)
+    for path in story_files:
+        for step in YAMLStoryReader().read_from_file(path):
+            for event in step.events:
+                alternatives = event if isinstance(event, list) else [event]  # `or:` steps
+                used.update(e.intent_name for e in alternatives if isinstance(e, UserUttered) and e.intent_name)
+    for slot in (domain_data.get("slots") or {}).values():
+        for mapping in (slot or {}).get("mappings") or []:
+            named = mapping.get("intent") or []
+            used.update([named] if isinstance(named, str) else named)
+    return used
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -333,26 +497,39 @@ def lint(
     config: Path,
     languages: Optional[List[str]] = None,
     min_examples: int = 10,
+    page_texts: Optional[Path] = None,
+    heldout: Optional[Path] = None,
+    extra_word_lists: Sequence[Path] = (),
 ) -> Report:
-    """Runs every check; `languages` (first = default) overrides the config's."""
+    """Runs every check; `languages` (first = default) overrides the config's. The page texts
+    and held-out checks run only when given their folder; `extra_word_lists` are YAML files
+    (language -> words) that need an entry for every bot language."""
     bot_languages, default_language = (languages, languages[0]) if languages else read_languages(config)
     identifier = LanguageIdentifier(bot_languages, default_language)
     examples, files = load_examples(nlu_files(data), bot_languages, identifier)
-    bot = Bot(bot_languages, default_language, _read_responses(domain), examples, files)
+    domain_data = _read_domain(domain)
+    bot = Bot(bot_languages, default_language, domain_data.get("responses") or {}, examples, files,
+              domain, domain_data, used_intents(data, domain_data))
     issues = [
         *check_response_variations(bot),
         *check_example_counts(bot, min_examples),
         *check_duplicates(bot),
         *check_example_languages(bot, identifier),
         *check_response_languages(bot, identifier),
+        *check_language_slot(bot),
+        *check_intents(bot),
+        *check_word_lists(bot, {**word_lists(bot, (read_yaml_file(config) or {}) if config.is_file() else {}),
+                                **{path: list(bot_languages) for path in extra_word_lists}}),
+        *(check_page_texts(bot, page_texts) if page_texts else []),
+        *(check_heldout(bot, heldout) if heldout else []),
     ]
     return Report(bot_languages, _in_report_order(issues, bot_languages))
 
 
-def _read_responses(domain: Path) -> Dict[str, List[Dict[str, Any]]]:
+def _read_domain(domain: Path) -> Dict[str, Any]:
     if not domain.is_file():
         raise LintError(f"no such domain file: {domain}")
-    return (read_yaml_file(domain) or {}).get("responses") or {}
+    return read_yaml_file(domain) or {}
 
 
 def _in_report_order(issues: List[Issue], languages: List[str]) -> List[Issue]:
@@ -399,6 +576,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--languages", type=_language_list, help="e.g. en,es (the first is the default); "
                         "overrides the LanguageDetector's in --config")
     parser.add_argument("--min-examples", type=int, default=10, help="per intent and language")
+    parser.add_argument("--page-texts", type=Path, default=DEFAULT_PAGE_TEXTS,
+                        help="the chat page's <language>.json files (skipped when the folder does not exist)")
+    parser.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT,
+                        help="make eval's held-out <language>.yml files (skipped when the folder does not exist)")
+    parser.add_argument("--word-lists", type=Path, nargs="*", default=DEFAULT_WORD_LISTS,
+                        help="more YAML files mapping every bot language to words, e.g. the names customers "
+                             "give the languages (those that do not exist are skipped)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--fail-on", choices=[WARNING, ERROR], default=ERROR)
     return parser.parse_args(argv)
@@ -411,11 +595,17 @@ def _language_list(value: str) -> List[str]:
     return languages
 
 
+def _if_folder(path: Path) -> Optional[Path]:
+    return path if path.is_dir() else None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """CLI entry point; returns the exit status."""
     args = parse_args(argv)
     try:
-        report = lint(args.domain, args.data, args.config, args.languages, args.min_examples)
+        report = lint(args.domain, args.data, args.config, args.languages, args.min_examples,
+                      _if_folder(args.page_texts), _if_folder(args.heldout),
+                      [path for path in args.word_lists if path.is_file()])
     except (LintError, RasaException) as error:
         print(f"cs_transformer.lint: {error}", file=sys.stderr)
         return 2

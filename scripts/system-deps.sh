@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the test suite starts itself: PostgreSQL and Redis (store, tracker and
-# lock store tests, replicas) and Chromium + chromedriver (the web chat page test).
+# lock store tests, replicas) and Chromium + chromedriver + a Chinese font (the web chat page test).
 # Installs only what is missing; needs root (or sudo) the first time.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# Chinese glyphs for the page's screenshots (Chromium's own fonts cover Latin and Arabic only).
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 
 if ((${#missing[@]})); then
   echo "Installing ${missing[*]} from Debian ..."

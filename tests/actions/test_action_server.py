@@ -160,8 +160,9 @@ def test_language_request_is_saved_and_starts_the_next_session(actions: ActionSe
 
 def test_greeting_uses_the_name_and_lists_open_orders(actions: ActionServer) -> None:
     result = actions.call("action_greet", demo_sender("camille"), "bonjour", "greet", {"language": "fr"})
-    assert responses(result) == ["utter_greet_customer", "utter_open_orders"]
+    assert responses(result) == ["utter_greet_customer", "utter_open_orders_other"]  # French plural: 2 orders
     assert result["responses"][0]["name"] == "Camille"
+    assert result["responses"][1]["count"] == "2"
 
 
 def test_recommendation_explains_itself_and_is_deterministic(actions: ActionServer) -> None:

@@ -78,16 +78,19 @@ def assert_png(path: Path) -> None:
 # --------------------------------------------------------------------------- metrics
 
 
-def test_score_at_intent_level() -> None:
+def test_score_gives_every_faq_answer_its_own_row() -> None:
     scores = score("en", OUTCOMES)
     assert scores.sentences == 8
-    assert scores.accuracy == 6 / 8  # the wrong FAQ answer is still the right intent
+    assert scores.accuracy == 6 / 8  # intent level: the wrong FAQ answer is still the right intent
     assert scores.intents["greet"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert scores.intents["goodbye"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
-    assert scores.intents["faq"]["recall"] == 3 / 4
+    assert "faq" not in scores.intents
+    assert scores.intents["faq/shipping_cost"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert scores.intents["faq/international_shipping"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
     assert scores.intents["order_status"]["precision"] == 1 / 2
-    f1s = [scores.intents[intent]["f1"] for intent in ("greet", "goodbye", "order_status", "faq")]
-    assert scores.macro_f1 == pytest.approx(sum(f1s) / 4)
+    labels = ("greet", "goodbye", "order_status", "faq/shipping_cost", "faq/opening_hours", "faq/international_shipping")
+    assert set(scores.intents) == set(labels)
+    assert scores.macro_f1 == pytest.approx(sum(scores.intents[label]["f1"] for label in labels) / len(labels))
 
 
 def test_answer_accuracy_needs_the_right_intent_and_answer() -> None:
@@ -101,12 +104,16 @@ def test_answer_accuracy_needs_the_right_intent_and_answer() -> None:
     ]
 
 
-def test_intents_only_predicted_are_listed_but_not_averaged() -> None:
-    outcomes = [Outcome("hi", "greet", "greet", 0.9), Outcome("hey", "greet", "ask_recommendation", 0.3),
-                Outcome("bye", "goodbye", "goodbye", 0.9)]
-    scores = score("es", outcomes)
-    assert scores.intents["ask_recommendation"]["support"] == 0
-    assert scores.macro_f1 == pytest.approx((2 / 3 + 1.0) / 2)
+def test_a_prediction_into_an_untested_intent_lowers_macro_f1() -> None:
+    right = [Outcome("hi", "greet", "greet", 0.9), Outcome("hey", "greet", "greet", 0.8),
+             Outcome("bye", "goodbye", "goodbye", 0.9)]
+    into_a_tested_intent = [*right[:1], Outcome("hey", "greet", "goodbye", 0.3), right[2]]
+    into_an_untested_intent = [*right[:1], Outcome("hey", "greet", "ask_recommendation", 0.3), right[2]]
+    scores = score("de", into_an_untested_intent)
+    assert scores.intents["ask_recommendation"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert scores.macro_f1 == pytest.approx((2 / 3 + 1.0 + 0.0) / 3)
+    assert scores.accuracy == score("de", into_a_tested_intent).accuracy == 2 / 3
+    assert scores.macro_f1 < score("de", into_a_tested_intent).macro_f1 < score("de", right).macro_f1 == 1.0
     assert scores.answer_accuracy is None and scores.faq_questions == 0
 
 
@@ -127,8 +134,9 @@ def test_score_grades_as_the_bot_runs() -> None:
     assert (scores.oos_sentences, scores.oos_rejection) == (3, 2 / 3)
     assert "out_of_scope" not in {e["expected"] for e in scores.errors if e["predicted"] == "nlu_fallback"}
     assert scores.intents["nlu_fallback"]["support"] == 0
-    in_scope_f1 = [scores.intents[intent]["f1"] for intent in ("greet", "goodbye", "order_status")]
-    assert scores.macro_f1 == pytest.approx(sum(in_scope_f1) / 3)
+    # `faq`, only predicted (for "tell me a joke"), is averaged; out_of_scope and nlu_fallback are not.
+    averaged = [scores.intents[intent]["f1"] for intent in ("greet", "goodbye", "order_status", "faq")]
+    assert scores.macro_f1 == pytest.approx(sum(averaged) / 4)
     assert 0.0 < scores.ece < 1.0 and sum(b["count"] for b in scores.reliability) == 7
 
 
@@ -233,7 +241,9 @@ def test_json_report_means_answers_over_languages_with_faq() -> None:
 
 def test_plots_are_png_files(tmp_path: Path) -> None:
     plot_confusion(OUTCOMES, "en", tmp_path / "confusion_en.png")
-    plot_accuracy([result("en", 0.9, 0.8), result("es", 0.7, 0.6)], "by language", tmp_path / "bars.png")
+    # answer accuracy and fallback rate are bars too; a language without FAQ questions has none
+    plot_accuracy([result("en", 0.9, 0.8, 0.5, fallback_rate=0.1), result("es", 0.7, 0.6)], "by language",
+                  tmp_path / "bars.png")
     assert_png(tmp_path / "confusion_en.png")
     assert_png(tmp_path / "bars.png")
 
@@ -262,7 +272,7 @@ def test_cli_heldout_and_cross_lingual(tmp_path: Path, capsys: pytest.CaptureFix
         assert 0.0 <= scores["fallback_rate"] <= 1.0 and 0.0 <= scores["ece"] <= 1.0
         # the held-out set has out-of-scope sentences in every language
         assert scores["oos_sentences"] > 0 and 0.0 <= scores["oos_rejection"] <= 1.0
-        assert 0.0 <= scores["intents"]["faq"]["f1"] <= 1.0
+        assert "faq" not in scores["intents"] and any(label.startswith("faq/") for label in scores["intents"])
         assert all(0.0 <= intent["f1"] <= 1.0 for intent in scores["intents"].values())
     assert (heldout / "report.md").read_text(encoding="utf-8").startswith("# NLU evaluation per language")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,26 @@ from cs_transformer.lint import (
 from tests.conftest import REPO
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lint_bot"
+CHECKS_FIXTURE = Path(__file__).parent / "fixtures" / "lint_checks"
+
+# The newer checks' planted issues in CHECKS_FIXTURE (its domain.yml says which is which).
+PLANTED_CHECKS: Set[Tuple[str, str, str]] = {
+    ("language-not-in-slot", "pl", "language"),
+    ("intent-not-in-domain", "en", "goodbye"),
+    ("intent-not-used", "en", "order_status"),
+    ("missing-word-list", "pl", "lexicon.yml"),
+    ("missing-word-list", "es", "profanity.yml"),
+    ("missing-page-text", "es", "send"),
+    ("missing-page-text", "pl", "pl.json"),
+    ("missing-heldout", "es", "order_status"),
+    ("missing-heldout", "es", "goodbye"),
+    ("missing-heldout", "pl", "greet"),
+    ("missing-heldout", "pl", "order_status"),
+    ("missing-heldout", "pl", "goodbye"),
+    ("missing-response-variation", "pl", "utter_items_one"),
+    ("missing-response-variation", "pl", "utter_items_few"),
+    ("missing-response-variation", "pl", "utter_items_many"),
+}
 
 # (code, language, intent or response) of each issue planted in the fixture, one per check.
 PLANTED: Set[Tuple[str, str, str]] = {
@@ -105,10 +126,10 @@ def test_min_examples_is_configurable() -> None:
 
 def test_an_intent_missing_from_a_language_has_zero_examples() -> None:
     examples = [Example(f"hello {n}", "greet", "en", Path("en.yml"), True) for n in range(3)]
-    bot = Bot(["en", "es"], "en", {}, examples, {"en": Path("en.yml")})
+    bot = Bot(["en", "es"], "en", {}, examples, {"en": Path("data/nlu/en.yml")}, Path("domain.yml"), {}, set())
     (issue,) = check_example_counts(bot, min_examples=3)
     assert (issue.code, issue.language, issue.name) == ("too-few-examples", "es", "greet")
-    assert issue.message.startswith("0 es example(s)")
+    assert issue.message == "0 es example(s), minimum 3: add 3 more to data/nlu/es.yml (create it)"
 
 
 def test_files_not_named_by_language_are_split_by_detection(tmp_path: Path) -> None:
@@ -170,3 +191,70 @@ def test_runs_as_a_module() -> None:
     )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "3 errors, 2 warnings" in result.stdout
+
+
+# --------------------------------------------------------------------------- the newer checks
+
+
+def checks_report(**overrides: object) -> Report:
+    arguments = dict(page_texts=CHECKS_FIXTURE / "locales", heldout=CHECKS_FIXTURE / "heldout", min_examples=1)
+    arguments.update(overrides)
+    return lint(CHECKS_FIXTURE / "domain.yml", [CHECKS_FIXTURE / "data"], CHECKS_FIXTURE / "config.yml", **arguments)
+
+
+def test_the_newer_checks_find_exactly_their_planted_issues() -> None:
+    assert found(checks_report()) == PLANTED_CHECKS
+
+
+def test_the_newer_checks_name_the_fix() -> None:
+    messages = {(issue.code, issue.language, issue.name): issue.message for issue in checks_report().issues}
+    domain = CHECKS_FIXTURE / "domain.yml"
+    assert f"add it to `values:` of slots.language in {domain}" in messages["language-not-in-slot", "pl", "language"]
+    assert f"not in `intents:` of {domain}" in messages["intent-not-in-domain", "en", "goodbye"]
+    assert "fixtures/lint_checks/data/rules.yml" in messages["intent-not-used", "en", "order_status"]
+    assert "add `pl: [...]` to cs_transformer/data/lexicon.yml" in messages["missing-word-list", "pl", "lexicon.yml"]
+    assert f'add "send" to {CHECKS_FIXTURE / "locales" / "es.json"}' in messages["missing-page-text", "es", "send"]
+    assert f"create {CHECKS_FIXTURE / 'locales' / 'pl.json'}" in messages["missing-page-text", "pl", "pl.json"]
+    assert messages["missing-heldout", "pl", "greet"].endswith(f"{CHECKS_FIXTURE / 'heldout' / 'pl.yml'} (create it)")
+    assert "pl has a 'few' plural form: add the response utter_items_few" in messages["missing-response-variation", "pl", "utter_items_few"]
+
+
+def test_severities_of_the_newer_checks() -> None:
+    severities = {issue.code: issue.severity for issue in checks_report().issues}
+    assert severities == {
+        "language-not-in-slot": "error", "intent-not-in-domain": "error", "intent-not-used": "warning",
+        "missing-word-list": "error", "missing-page-text": "error", "missing-heldout": "warning",
+        "missing-response-variation": "error",
+    }
+
+
+def test_page_texts_and_heldout_are_checked_only_when_given() -> None:
+    report = checks_report(page_texts=None, heldout=None)
+    assert found(report) == {issue for issue in PLANTED_CHECKS if issue[0] not in ("missing-page-text", "missing-heldout")}
+
+
+def test_a_rule_or_a_slot_mapping_makes_an_intent_used(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(CHECKS_FIXTURE / "data", data)
+    (data / "stories.yml").write_text(
+        'version: "3.1"\nstories:\n- story: status\n  steps:\n  - or:\n    - intent: order_status\n'
+        "    - intent: greet\n  - action: utter_greet\n",
+        encoding="utf-8",
+    )
+    report = lint(CHECKS_FIXTURE / "domain.yml", [data], CHECKS_FIXTURE / "config.yml", min_examples=1)
+    assert "intent-not-used" not in {issue.code for issue in report.issues}
+
+
+def test_more_word_lists_need_every_bot_language(tmp_path: Path) -> None:
+    names = tmp_path / "language_names.yml"
+    names.write_text("en: [english, inglés]\nes: [spanish, español]\n", encoding="utf-8")
+    report = checks_report(page_texts=None, heldout=None, extra_word_lists=[names])
+    assert {(i.language, i.name) for i in report.issues if i.code == "missing-word-list"} == {
+        ("pl", "lexicon.yml"), ("es", "profanity.yml"), ("pl", "language_names.yml")}
+
+
+def test_the_demo_bot_s_language_names_are_read_by_the_action() -> None:
+    from actions.language import LANGUAGE_NAMES, requested_language
+
+    assert set(LANGUAGE_NAMES) == set(lint(REPO / "domain.yml", [REPO / "data"], REPO / "config.yml").languages)
+    assert (requested_language("¿puede hablar en alemán?"), requested_language("请说中文")) == ("de", "zh")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import cached_property
-from typing import List, Optional, Sequence, Text
+from typing import Optional, Sequence, Text
 
 from rasa.shared.core.events import ActionExecuted, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -35,34 +35,32 @@ class InteractionHistory:
         return Store.from_env()
 
     async def record(self, tracker: DialogueStateTracker, new_events: Sequence[Event]) -> None:
-        intents = handled_intents(new_events)
+        intent = handled_intent(new_events)
         channel = sender_channel(tracker.sender_id)
-        if not intents or channel == GUEST_CHANNEL:
+        if intent is None or channel == GUEST_CHANNEL:
             return
         language: Optional[Text] = tracker.get_slot(LANGUAGE_SLOT)
         try:
-            await asyncio.to_thread(self._write, channel, tracker.sender_id, intents, language)
+            await asyncio.to_thread(self._write, channel, tracker.sender_id, intent, language)
         except StoreError as error:
             logger.error("store.unavailable step=history reason=%s", error)
         except Exception as error:  # raised into the tracker store's save, Rasa would keep the clear tracker
             logger.error("history.failed sender=%s error=%s", tracker.sender_id, type(error).__name__)
 
-    def _write(self, channel: Text, sender_id: Text, intents: List[Text], language: Optional[Text]) -> None:
+    def _write(self, channel: Text, sender_id: Text, intent: Text, language: Optional[Text]) -> None:
         customer = self.store.customer_for_identity(channel, sender_id)
-        if customer is None:
-            return
-        for intent in intents:
+        if customer is not None:
             self.store.record_interaction(customer.id, channel, intent, language)
 
 
-def handled_intents(events: Sequence[Event]) -> List[Text]:
-    """The intents of the user messages in `events` that an action followed."""
-    pending: Optional[Text] = None
-    intents: List[Text] = []
-    for event in events:
-        if isinstance(event, UserUttered):
-            pending = event.intent_name
-        elif isinstance(event, ActionExecuted) and pending:
-            intents.append(pending)
-            pending = None
-    return intents
+def handled_intent(events: Sequence[Event]) -> Optional[Text]:
+    """The intent of the last user message in `events`, if an action followed it.
+
+    Only the last: a turn adds one message, and a save whose events are all new (a tracker
+    Rasa did not read from the store) then records at most that one again.
+    """
+    for index in range(len(events) - 1, -1, -1):
+        if isinstance(events[index], UserUttered):
+            handled = any(isinstance(event, ActionExecuted) for event in events[index + 1:])
+            return events[index].intent_name if handled else None
+    return None

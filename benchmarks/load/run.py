@@ -60,7 +60,7 @@ from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 from rasa.shared.utils.io import read_yaml_file, write_yaml  # noqa: E402
 
 from benchmarks.hardware import describe_hardware  # noqa: E402
-from tests.servers import BIN, running_bot, server_env  # noqa: E402
+from tests.servers import ACTION_SERVER_TOKEN, BIN, running_bot, server_env  # noqa: E402
 
 LANGUAGES = ["en", "es", "de", "fr", "zh", "ar"]
 # One conversation per language: greet, ask about an order, give a number, an FAQ, thanks.
@@ -70,6 +70,8 @@ MODELS = REPO / "benchmarks" / ".models"
 RESULTS = REPO / "benchmarks" / "results"
 PIPELINES = ["cs_transformer", "stock DIET"]
 # The tracker store exactly as `make run` has it, as YAML for tests/servers.py (JSON values are YAML).
+# Reading endpoints.yml expands its ${CS_ACTION_SERVER_TOKEN}: this run's token (the servers get it too).
+os.environ.setdefault("CS_ACTION_SERVER_TOKEN", ACTION_SERVER_TOKEN)
 TRACKER_STORE = "tracker_store:\n" + "".join(
     f"  {key}: {json.dumps(value)}\n" for key, value in read_yaml_file(REPO / "endpoints.yml")["tracker_store"].items()
 )

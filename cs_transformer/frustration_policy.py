@@ -163,8 +163,7 @@ class FrustrationPolicy(Policy):
         ignored = set(config["neutral_intents"]) | set(config["failure_intents"])
         count = 0
         for earlier, later in zip(reversed(messages[:-1]), reversed(messages[1:])):
-            intent = later.intent_name
-            if intent is None or intent in ignored or intent != earlier.intent_name:
+            if later.intent_name is None or later.intent_name in ignored or _request(later) != _request(earlier):
                 break
             if not (_same_text(earlier, later) or _message_frustration(later)[0] >= config["negative_signal"]):
                 break
@@ -210,6 +209,12 @@ def _message_frustration(message: UserUttered) -> Tuple[float, List[Text]]:
     """The FrustrationScorer's score of one message and its signals (0 and none without it)."""
     scored = message.parse_data.get("frustration") or {}
     return float(scored.get("score") or 0.0), list(scored.get("signals") or [])
+
+
+def _request(message: UserUttered) -> Optional[Text]:
+    """What the message asks for: its intent, or for a retrieval intent its answer's key (`faq/shipping_cost`)."""
+    selected = (message.parse_data.get("response_selector") or {}).get(message.intent_name) or {}
+    return (selected.get("response") or {}).get("intent_response_key") or message.intent_name
 
 
 def _same_text(earlier: UserUttered, later: UserUttered) -> bool:

@@ -39,12 +39,17 @@ def policy(tmp_path: Path, **config: Any) -> FrustrationPolicy:
     )
 
 
-def said(text: str, intent: str, score: float = 0.0, signals: Optional[List[str]] = None) -> UserUttered:
-    parse_data = {
+def said(
+    text: str, intent: str, score: float = 0.0, signals: Optional[List[str]] = None, answer: Optional[str] = None
+) -> UserUttered:
+    """A parsed message; `answer` is the retrieval intent's key the response selector chose."""
+    parse_data: Dict[str, Any] = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.9},
         "frustration": {"score": score, "signals": signals or []},
     }
+    if answer:
+        parse_data["response_selector"] = {intent: {"response": {"intent_response_key": answer}}}
     return UserUttered(text, parse_data["intent"], [], parse_data)
 
 
@@ -161,3 +166,12 @@ def test_the_threshold_is_a_config_key(tmp_path: Path) -> None:
 def test_a_bad_key_names_itself(tmp_path: Path, config: Dict[str, Any], key: str) -> None:
     with pytest.raises(InvalidConfigException, match=key):
         policy(tmp_path, **config)
+
+
+def test_another_faq_is_another_request_even_when_it_sounds_impatient(tmp_path: Path) -> None:
+    chat = Conversation(policy(tmp_path))
+    chat.turn(said("how much is shipping?", "faq", answer="faq/shipping_cost"), "utter_faq")
+    chat.turn(said("and your opening hours???", "faq", 0.2, ["punctuation"], answer="faq/opening_hours"), "utter_faq")
+    assert chat.slot("frustration") == 0.2
+    chat.turn(said("opening hours, I said!!!", "faq", 0.2, ["punctuation"], answer="faq/opening_hours"), "utter_faq")
+    assert chat.slot("frustration") == 0.45

@@ -51,7 +51,12 @@ def channel_of(tracker: Tracker) -> Text:
     from what they authenticated; `input_channel` is not used because Rasa's REST channel and
     HTTP API take it from the request body. A sender id without a known prefix is a guest's.
     """
-    prefix = tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
+    return sender_channel(tracker.sender_id)
+
+
+def sender_channel(sender_id: Text) -> Text:
+    """`channel_of` for a bare sender id (Rasa's side has no rasa-sdk `Tracker`)."""
+    prefix = sender_id.split(":", 1)[0] if ":" in sender_id else ""
     return prefix if prefix in IDENTIFYING_CHANNELS else GUEST_CHANNEL
 
 

@@ -27,6 +27,9 @@ Rasa would otherwise keep the clear tracker in its in-memory fallback store
 (`FailSafeTrackerStore`).
 
 Creating the store also installs the same redaction on the process's log handlers.
+
+After a successful save the turn's new events go to `bot/history.py`, which appends a known
+customer's handled messages to their history: per-turn bookkeeping with no action-server call.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.history import InteractionHistory
 from bot.pii import PiiRules, Redactor, install_log_redaction
 
 logger = logging.getLogger(__name__)
@@ -77,6 +81,8 @@ class RedactingTrackerStore(TrackerStore):
         # Trackers handed out by `retrieve`: id -> (the tracker, how many of its events came redacted
         # from the store, the last of them). Entries go when Rasa drops the tracker.
         self._read: Dict[int, Tuple[weakref.ref, int, Optional[Event]]] = {}
+        # The turn's new events are at hand here, so the customer's history is written here too.
+        self.history = InteractionHistory()
         install_log_redaction(self.redactor)
         logger.info("tracker_store.redacting store=%s detectors=%s", store, ",".join(self.rules.detectors))
 
@@ -112,6 +118,8 @@ class RedactingTrackerStore(TrackerStore):
                 tracker.sender_id,
                 type(error).__name__,
             )
+            return
+        await self.history.record(tracker, new)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         return self._remember(await self._inner.retrieve(sender_id))

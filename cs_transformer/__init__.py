@@ -12,6 +12,7 @@ _COMPONENTS = {
     "LanguageDetector": "cs_transformer.language_detector",
     "TransformerClassifier": "cs_transformer.classifier",
     "FrustrationScorer": "cs_transformer.frustration",
+    "FrustrationPolicy": "cs_transformer.frustration_policy",
 }
 __all__ = list(_COMPONENTS)
 

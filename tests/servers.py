@@ -50,9 +50,9 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
 
 
 @contextmanager
-def process(args: list, log: Path, env: Dict[str, str]) -> Iterator[subprocess.Popen]:
+def process(args: list, log: Path, env: Dict[str, str], cwd: Path = REPO) -> Iterator[subprocess.Popen]:
     with open(log, "wb") as out:
-        proc = subprocess.Popen(args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         yield proc
     finally:
@@ -63,13 +63,14 @@ def process(args: list, log: Path, env: Dict[str, str]) -> Iterator[subprocess.P
             proc.kill()
 
 
-def server_env(store_url: str, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Path = REPO) -> Dict[str, str]:
+    """`root`: the checkout whose code the servers run (benchmarks compare another revision)."""
     return {
         **os.environ,
         "CS_STORE_URL": store_url,
         "SANIC_HOST": "127.0.0.1",
         "RASA_TELEMETRY_ENABLED": "false",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(root),
         "CS_WEB_SESSION_SECRET": WEB_SESSION_SECRET,
         "CS_ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         **(extra or {}),
@@ -98,6 +99,7 @@ def running_bot(
     credentials: Path = REPO / "credentials.yml",
     extra_endpoints: str = "",
     model: Path = MODEL,
+    root: Path = REPO,
 ) -> Iterator[str]:
     """Starts the action server and Rasa with the trained model; yields Rasa's base URL.
 
@@ -107,9 +109,11 @@ def running_bot(
     `credentials` selects the channels (a test may write its own file, e.g. with a
     stand-in server's URL); `extra_env` reaches both servers (secrets, stand-in URLs);
     `extra_endpoints` is YAML added to endpoints.yml (e.g. a `tracker_store:` section);
-    `model` is the trained bot to serve (benchmarks pass another one)."""
+    `model` is the trained bot to serve and `root` the checkout whose code runs it (benchmarks
+    pass others)."""
     with running_replicas(
-        tmp, store_url, 1, extra_env=extra_env, credentials=credentials, extra_endpoints=extra_endpoints, model=model
+        tmp, store_url, 1, extra_env=extra_env, credentials=credentials, extra_endpoints=extra_endpoints, model=model,
+        root=root,
     ) as (base,):
         yield base
 
@@ -124,6 +128,7 @@ def running_replicas(
     credentials: Path = REPO / "credentials.yml",
     extra_endpoints: str = "",
     model: Path = MODEL,
+    root: Path = REPO,
 ) -> Iterator[List[str]]:
     """One action server and `replicas` Rasa servers started together; yields their base URLs.
 
@@ -136,13 +141,13 @@ def running_replicas(
     if endpoints is None:
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(ACTION_ENDPOINT + extra_endpoints)
-    env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})})
+    env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})}, root)
     actions_cmd = action_server_command(actions_port)
     # A replica busy with NLU may write its request seconds after connecting; Sanic closes
     # connections silent for 5 s (docs/deployment.md, *Layout*).
     actions_env = {**env, "SANIC_KEEP_ALIVE_TIMEOUT": str(ACTION_SERVER_KEEP_ALIVE_S)}
     with ExitStack() as servers:
-        actions = servers.enter_context(process(actions_cmd, tmp / "actions.log", actions_env))
+        actions = servers.enter_context(process(actions_cmd, tmp / "actions.log", actions_env, root))
         started = []
         for replica in range(replicas):
             port = free_port()
@@ -152,7 +157,7 @@ def running_replicas(
                 "-i", "127.0.0.1", "-p", str(port),
                 "-m", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
             ]
-            started.append((f"http://127.0.0.1:{port}", servers.enter_context(process(rasa_cmd, log, env)), log))
+            started.append((f"http://127.0.0.1:{port}", servers.enter_context(process(rasa_cmd, log, env, root)), log))
         # Ask them all to stop at once, not one after the other: each takes seconds to shut down.
         for server in (rasa for _, rasa, _ in started):
             servers.callback(server.terminate)

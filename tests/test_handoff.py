@@ -99,6 +99,8 @@ def test_a_frustrated_customer_is_offered_an_agent_in_their_language(bot: str, m
     replies = responses(rest(bot, sender, message))
     offers = [reply for reply in replies if reply and reply[0] in ("utter_offer_handoff_frustrated", "utter_complaint")]
     assert offers and offers[0][1] == language, replies
+    # The offer comes last: after the answer (a complaint's apology is its answer and offer at once).
+    assert replies[-1] in offers and (replies[-1][0] == "utter_complaint" or len(replies) >= 2), replies
     sender_id = f"rest:{sender}"
     assert slot(bot, sender_id, "frustration") >= 0.5 and slot(bot, sender_id, "handoff_offered") is True
     assert "profanity" in tracker(bot, sender_id)["latest_message"]["frustration"]["signals"]
@@ -111,7 +113,53 @@ def test_repeated_misunderstandings_lead_to_the_offer(bot: str) -> None:
         seen += responses(rest(bot, sender, "Wer hat gestern das Fußballspiel gewonnen?"))
     # Declined each time: a fallback, or (the football question is out of a shop's scope) utter_out_of_scope.
     assert sum(reply in {("utter_default", "de"), ("utter_out_of_scope", "de")} for reply in seen) == 3, seen
-    assert seen.index(("utter_offer_handoff_frustrated", "de")) == len(seen) - 2, seen  # on the third
+    assert seen.index(("utter_offer_handoff_frustrated", "de")) == len(seen) - 1, seen  # after the third
+
+
+# Issue 19: follow-up questions on one topic, each answered, are the customer being helped.
+RELATED_QUESTIONS = {
+    "en": ["how much is shipping?", "and how much is shipping to Spain?", "what does express shipping cost?"],
+    "es": ["¿cuánto cuesta el envío?", "¿y el envío a Francia cuánto cuesta?", "¿cuánto cuesta el envío exprés?"],
+    "zh": ["运费多少钱？", "寄到西班牙运费多少？", "加急快递运费是多少？"],
+    "ar": ["كم سعر الشحن؟", "وكم سعر الشحن إلى إسبانيا؟", "كم تكلفة الشحن السريع؟"],
+}
+NOT_ANSWERED = {"utter_default", "utter_out_of_scope", "utter_offer_handoff_frustrated"}
+
+
+@pytest.mark.parametrize("language", sorted(RELATED_QUESTIONS))
+def test_related_questions_that_were_answered_get_answers_and_no_offer(bot: str, language: str) -> None:
+    sender = f"topic-{language}-{uuid.uuid4().hex[:6]}"
+    for question in RELATED_QUESTIONS[language]:
+        replies = responses(rest(bot, sender, question))
+        assert replies and all(reply and reply[0] not in NOT_ANSWERED for reply in replies), (question, replies)
+        assert {reply[1] for reply in replies} == {language}, (question, replies)
+    assert slot(bot, f"rest:{sender}", "frustration") < 0.5 and not slot(bot, f"rest:{sender}", "handoff_offered")
+
+
+@pytest.mark.parametrize("question, language", [("¿cuánto cuesta el envío?", "es"), ("运费多少钱？", "zh")])
+def test_the_same_question_a_third_time_gets_its_answer_then_the_offer(bot: str, question: str, language: str) -> None:
+    sender = f"again-{language}-{uuid.uuid4().hex[:6]}"
+    first, second = (responses(rest(bot, sender, question)) for _ in range(2))
+    assert ("utter_offer_handoff_frustrated", language) not in first + second, (first, second)
+    third = responses(rest(bot, sender, question))
+    assert len(third) >= 2 and third[0] == second[0] and third[-1] == ("utter_offer_handoff_frustrated", language), third
+
+
+@pytest.mark.parametrize(
+    "message, language",
+    [
+        ("This is useless, nothing works", "en"),
+        ("Esto no sirve para nada, es inútil", "es"),
+        ("Das ist doch völlig nutzlos", "de"),
+        ("C'est complètement inutile, rien ne marche", "fr"),
+        ("你们这个客服真是没用的东西", "zh"),
+        ("خدمتكم فاشلة ولا فائدة منها", "ar"),
+    ],
+)
+def test_this_is_useless_offers_an_agent_in_every_language(bot: str, message: str, language: str) -> None:
+    replies = responses(rest(bot, f"useless-{language}-{uuid.uuid4().hex[:6]}", message))
+    offers = [reply for reply in replies if reply and reply[0] in ("utter_offer_handoff_frustrated", "utter_complaint")]
+    assert offers == [offers[0]] and offers[0][1] == language, replies
 
 
 def test_the_offer_accepted_opens_a_ticket_and_the_bot_goes_quiet_until_released(bot: str, store: Store) -> None:

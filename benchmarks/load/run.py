@@ -16,6 +16,12 @@ thanks in one of six languages (held-out sentences):
 - and, with the servers stopped, the NLU-only parse rate of the same model in-process
   (`Agent.parse_message`, one message at a time) as the reference.
 
+`--baseline REF` adds, in the same run, the bot of another git revision (e.g. `main` before a
+change): its tree from `git archive` in a temporary folder, served with its own code and its own
+model, `benchmarks/.models/baseline-<commit>.tar.gz` (trained there once if missing).
+`--quick` shortens every phase (10 s closed loop, 20 s paced, 2 long conversations) for a check
+on a busy machine; the report says so, and gives the load average before and after each bot.
+
 Writes `benchmarks/results/load.md` and `benchmarks/results/load_latency.png` and prints ratios.
 The customers are asyncio tasks on aiohttp (Rasa's own HTTP client), not Locust: the closed loop
 and the per-turn-index figures need a few lines, Locust would need its own virtualenv, and its
@@ -27,17 +33,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import io
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -51,7 +60,7 @@ from rasa.shared.nlu.training_data.loading import load_data  # noqa: E402
 from rasa.shared.utils.io import read_yaml_file, write_yaml  # noqa: E402
 
 from benchmarks.hardware import describe_hardware  # noqa: E402
-from tests.servers import BIN, running_bot, server_env  # noqa: E402
+from tests.servers import ACTION_SERVER_TOKEN, BIN, running_bot, server_env  # noqa: E402
 
 LANGUAGES = ["en", "es", "de", "fr", "zh", "ar"]
 # One conversation per language: greet, ask about an order, give a number, an FAQ, thanks.
@@ -61,6 +70,8 @@ MODELS = REPO / "benchmarks" / ".models"
 RESULTS = REPO / "benchmarks" / "results"
 PIPELINES = ["cs_transformer", "stock DIET"]
 # The tracker store exactly as `make run` has it, as YAML for tests/servers.py (JSON values are YAML).
+# Reading endpoints.yml expands its ${CS_ACTION_SERVER_TOKEN}: this run's token (the servers get it too).
+os.environ.setdefault("CS_ACTION_SERVER_TOKEN", ACTION_SERVER_TOKEN)
 TRACKER_STORE = "tracker_store:\n" + "".join(
     f"  {key}: {json.dumps(value)}\n" for key, value in read_yaml_file(REPO / "endpoints.yml")["tracker_store"].items()
 )
@@ -92,6 +103,15 @@ class Phase:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1]
 
 
+@dataclass(frozen=True)
+class Bot:
+    """A bot to measure: its name in the report, its trained model, the checkout whose code runs it."""
+
+    name: str
+    model: Path
+    root: Path = REPO
+
+
 @dataclass
 class BotResult:
     pipeline: str
@@ -101,6 +121,7 @@ class BotResult:
     by_turn: Dict[int, List[float]]
     parse_per_second: float = 0.0
     errors_long: int = 0
+    load_average: Tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
 
     def turn_ms(self, turns: range) -> float:
         return statistics.median(ms for turn in turns for ms in self.by_turn.get(turn, []))
@@ -148,12 +169,32 @@ def stock_bot_model() -> Path:
     config_path = MODELS / "stock_bot_config.yml"
     write_yaml(config, config_path)
     print(f"== training the stock-NLU bot (DIET, 100 epochs) into {model.name}", flush=True)
-    subprocess.run(
-        [str(BIN / "rasa"), "train", "--config", str(config_path), "--domain", "domain.yml", "--data", "data",
-         "--out", str(MODELS), "--fixed-model-name", model.name[: -len(".tar.gz")]],
-        cwd=REPO, env=server_env(""), check=True,
-    )
+    train(REPO, config_path, model)
     return model
+
+
+def train(root: Path, config: Path, model: Path) -> None:
+    subprocess.run(
+        [str(BIN / "rasa"), "train", "--config", str(config), "--domain", "domain.yml", "--data", "data",
+         "--out", str(model.parent), "--fixed-model-name", model.name[: -len(".tar.gz")]],
+        cwd=root, env=server_env("", root=root), check=True,
+    )
+
+
+def baseline_bot(ref: str, work: Path) -> Bot:
+    """The bot of git revision `ref`, its tree unpacked into `work`, with its model (trained once)."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    root = work / f"baseline-{commit[:12]}"
+    archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tree:
+        tree.extractall(root)
+    model = MODELS / f"baseline-{commit[:12]}.tar.gz"
+    if not model.exists():
+        MODELS.mkdir(parents=True, exist_ok=True)
+        print(f"== training the bot of {ref} ({commit[:12]}) into {model.name}", flush=True)
+        train(root, root / "config.yml", model)
+    return Bot(f"{ref} ({commit[:8]})", model, root)
 
 
 class Customer:
@@ -248,25 +289,29 @@ asyncio.run(main())
 """
 
 
-def parse_rate(model: Path, texts: Path, seconds: int) -> float:
+def parse_rate(bot: Bot, texts: Path, seconds: int) -> float:
     """Messages/s of the model's NLU alone, in its own process (the servers are stopped by then)."""
-    done = subprocess.run([str(BIN / "python"), "-c", PARSE_RATE_SCRIPT, str(model), str(texts), str(seconds)],
-                          cwd=REPO, env=server_env(""), capture_output=True, text=True, check=True)
+    done = subprocess.run([str(BIN / "python"), "-c", PARSE_RATE_SCRIPT, str(bot.model), str(texts), str(seconds)],
+                          cwd=bot.root, env=server_env("", root=bot.root), capture_output=True, text=True, check=True)
     return float(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("PARSES_PER_SECOND")))
 
 
-def seeded_store(work: Path) -> str:
+def seeded_store(work: Path, root: Path) -> str:
     url = f"sqlite:///{work / 'store.db'}"
-    subprocess.run([str(BIN / "python"), "-m", "actions.store.seed"], cwd=REPO, env=server_env(url), check=True)
+    subprocess.run([str(BIN / "python"), "-m", "actions.store.seed"], cwd=root, env=server_env(url, root=root),
+                   check=True)
     return url
 
 
 def report(results: List[BotResult], args: argparse.Namespace) -> str:
+    loads = ", ".join(f"{r.pipeline} {r.load_average[0]:.1f} → {r.load_average[1]:.1f}" for r in results)
     lines = [
-        "# Load test: the whole bot over REST",
+        "# Load test: the whole bot over REST" + (" (quick run: every phase shortened)" if args.quick else ""),
         "",
         f"- Command: `make bench-load` (benchmarks/load/run.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}).",
         f"- Hardware: {describe_hardware()}; one Rasa process, its action server and the load generator share it.",
+        f"- Load average (1 min) before → after each bot: {loads}; above the core count ({os.cpu_count()}) "
+        "other work shared the machine and every figure is a busy-machine figure.",
         "- Bot as `make run` has it: REST channel, redacting tracker store (memory), action server, SQLite store. "
         "Customers write greet → order question → order number → FAQ → thanks in one of 6 languages "
         "(held-out sentences); an error is a reply that is not a non-empty list.",
@@ -287,29 +332,33 @@ def report(results: List[BotResult], args: argparse.Namespace) -> str:
     lines += ["", f"Turn cost: {args.long_conversations} conversations of {LONG_TURNS} turns, one customer at a time, "
               "median over the conversations and the five turns of each window; errors in them: "
               + ", ".join(f"{r.pipeline} {r.errors_long}" for r in results) + "."]
-    if len(results) == 2:
-        ours, stock = results
-        lines += ["", "Ratios (cs_transformer / stock DIET): "
-                  f"one customer p50 {ours.single.percentile(50) / stock.single.percentile(50):.2f}x, "
-                  f"closed-loop turns/s {ours.closed.turns_per_second / stock.closed.turns_per_second:.2f}x, "
-                  f"closed-loop p95 {ours.closed.percentile(95) / stock.closed.percentile(95):.2f}x, "
-                  f"paced p95 {ours.paced.percentile(95) / stock.paced.percentile(95):.2f}x, "
-                  f"NLU parses/s {ours.parse_per_second / stock.parse_per_second:.2f}x."]
+    lines += [ratios(results[0], other) for other in results[1:]]
     return "\n".join(lines) + "\n"
+
+
+def ratios(ours: BotResult, other: BotResult) -> str:
+    return (
+        f"\nRatios ({ours.pipeline} / {other.pipeline}): "
+        f"one customer p50 {ours.single.percentile(50) / other.single.percentile(50):.2f}x, "
+        f"closed-loop turns/s {ours.closed.turns_per_second / other.closed.turns_per_second:.2f}x, "
+        f"closed-loop p95 {ours.closed.percentile(95) / other.closed.percentile(95):.2f}x, "
+        f"paced p95 {ours.paced.percentile(95) / other.paced.percentile(95):.2f}x, "
+        f"NLU parses/s {ours.parse_per_second / other.parse_per_second:.2f}x."
+    )
 
 
 def plot(results: List[BotResult], path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     labels = ["one customer", "closed loop, 8", "50 with pauses"]
-    width = 0.38
-    for index, (result, colour) in enumerate(zip(results, ("tab:blue", "tab:orange"))):
+    width = 0.8 / len(results)
+    for index, (result, colour) in enumerate(zip(results, ("tab:blue", "tab:orange", "tab:green"))):
         phases = [result.single, result.closed, result.paced]
         x = [i + index * width for i in range(len(phases))]
         left.bar(x, [p.percentile(95) for p in phases], width, color=colour, alpha=0.45, label=f"{result.pipeline} p95")
         left.bar(x, [p.percentile(50) for p in phases], width, color=colour, label=f"{result.pipeline} p50")
         turns = sorted(result.by_turn)
         right.plot(turns, [statistics.median(result.by_turn[t]) for t in turns], color=colour, label=result.pipeline)
-    left.set_xticks([i + width / 2 for i in range(len(labels))], labels)
+    left.set_xticks([i + width * (len(results) - 1) / 2 for i in range(len(labels))], labels)
     left.set_ylabel("REST round trip, ms")
     left.set_title("Turn latency")
     left.legend(fontsize=8)
@@ -330,23 +379,33 @@ def main() -> None:
     parser.add_argument("--long-conversations", type=int, default=6)
     parser.add_argument("--parse-seconds", type=int, default=20)
     parser.add_argument("--pipelines", nargs="+", default=PIPELINES, choices=PIPELINES)
+    parser.add_argument("--baseline", metavar="REF", help="also measure the bot of this git revision, e.g. main")
+    parser.add_argument("--quick", action="store_true", help="10 s closed loop, 20 s paced, 2 long conversations")
     args = parser.parse_args()
+    if args.quick:
+        args.closed_seconds, args.paced_seconds, args.long_conversations, args.parse_seconds = 10, 20, 2, 5
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     scripts = conversations()
     texts = work / "texts.json"
     texts.write_text(json.dumps([text for script in scripts for text in script], ensure_ascii=False), encoding="utf-8")
+    # The stock bot and the baseline are trained (once per version) only when they are asked for.
+    bots = [Bot(p, REPO / "models" / "shop.tar.gz") if p == "cs_transformer" else Bot(p, stock_bot_model())
+            for p in args.pipelines]
+    if args.baseline:
+        bots.append(baseline_bot(args.baseline, work))
     results = []
-    for pipeline in args.pipelines:
-        # The stock bot is trained (once per data version) only when it is asked for.
-        model = REPO / "models" / "shop.tar.gz" if pipeline == "cs_transformer" else stock_bot_model()
+    for bot in bots:
+        pipeline = bot.name
         print(f"== {pipeline}", flush=True)
-        run_dir = work / pipeline.replace(" ", "_")
+        run_dir = work / pipeline.replace(" ", "_").replace("/", "_")
         run_dir.mkdir()
-        with running_bot(run_dir, seeded_store(run_dir), model=model,
-                         extra_endpoints=TRACKER_STORE) as base:
+        before = os.getloadavg()[0]
+        with running_bot(run_dir, seeded_store(run_dir, bot.root), model=bot.model, root=bot.root,
+                         credentials=bot.root / "credentials.yml", extra_endpoints=TRACKER_STORE) as base:
             result = asyncio.run(measure_bot(pipeline, base, scripts, args.closed_seconds, args.paced_seconds,
                                              args.long_conversations))
-        result.parse_per_second = parse_rate(model, texts, args.parse_seconds)
+        result.load_average = (before, os.getloadavg()[0])
+        result.parse_per_second = parse_rate(bot, texts, args.parse_seconds)
         print(f"   NLU alone {result.parse_per_second:.0f} parses/s; turn 48-52 / 3-7: {result.growth:.2f}x", flush=True)
         results.append(result)
     RESULTS.mkdir(parents=True, exist_ok=True)

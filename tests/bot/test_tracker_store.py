@@ -157,3 +157,44 @@ def test_a_long_message_is_redacted(tmp_path: Path) -> None:
     asyncio.run(store.save(tracker))
     back = asyncio.run(store.retrieve("long"))
     assert back.latest_message.text.endswith("mail [email] or call [phone]")
+
+
+def test_the_save_appends_the_handled_messages_of_a_known_customer_to_their_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from actions.store import Store
+    from actions.store.seed import demo_sender, reset
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    reset(url)
+    monkeypatch.setenv("CS_STORE_URL", url)
+    domain = Domain.load(REPO / "domain.yml")
+    trackers = RedactingTrackerStore(domain)
+    maria = demo_sender("maria")
+
+    async def turns() -> None:
+        for events in (
+            [ActionExecuted("action_listen"), UserUttered("hola", {"name": "greet", "confidence": 0.9}),
+             SlotSet("language", "es"), ActionExecuted("action_greet"), ActionExecuted("action_listen")],
+            # Not handled (a paused conversation gets no action): no history.
+            [UserUttered("¿hola?", {"name": "greet", "confidence": 0.9})],
+        ):
+            # Each turn, like Rasa: the tracker read from the store, the turn's events, the save.
+            tracker = await trackers.retrieve(maria) or DialogueStateTracker(maria, domain.slots)
+            for event in events:
+                tracker.update(event)
+            await trackers.save(tracker)
+        guest = DialogueStateTracker(f"rest:{maria}", domain.slots)
+        for event in (UserUttered("hola", {"name": "greet", "confidence": 0.9}), ActionExecuted("action_greet")):
+            guest.update(event)
+        await trackers.save(guest)
+
+    asyncio.run(turns())
+    store = Store(url)
+    try:
+        customer = store.customer_for_identity("web", maria)
+        assert [(entry.intent, entry.channel, entry.language) for entry in store.history(customer.id)] == [
+            ("greet", "web", "es")
+        ]
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from cs_transformer import LanguageDetector, TransformerClassifier
 from tests.cs_transformer.conftest import EDGE_CASE_TEXTS, training_data
@@ -127,14 +128,25 @@ def test_weights_are_safetensors_plus_the_onnx_graph_when_asked(
 ) -> None:
     with trained_storage.read_from(trained_resource) as directory:
         files = sorted(p.name for p in Path(directory).iterdir())
-    onnx = ["encoder.int8.onnx"] if backend == "onnx" else []
+    onnx = ["encoder.int8.onnx", "tokenizer.json"] if backend == "onnx" else []
     assert files == sorted(["meta.json", "weights.safetensors"] + onnx)
 
 
-def test_untrained_classifier_leaves_messages_alone(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
-    classifier = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir), model_storage, resource, execution_context)
-    (message,) = parse(classifier, ["hello"])
-    assert message.get("intent") is None
+def test_untrained_classifier_answers_like_diet(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
+    """Trained on fewer than two intents: no intent, confidence 0, empty ranking (what DIET sets), so
+    Rasa's FallbackClassifier reads it without a KeyError and falls back."""
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+
+    config = tiny_classifier_config(tiny_model_dir)
+    trainer = TransformerClassifier.create(config, model_storage, resource, execution_context)
+    trainer.train(TrainingData([Message(data={"text": "hi", "intent": "greet"})]))
+    classifier = TransformerClassifier.load(config, model_storage, resource, execution_context)
+    messages = parse(classifier, ["hello"])
+    assert messages[0].get("intent") == {"name": None, "confidence": 0.0}
+    assert messages[0].get("intent_ranking") == []
+    fallback = FallbackClassifier.create({**FallbackClassifier.get_default_config()}, model_storage, resource, execution_context)
+    (message,) = fallback.process(messages)
+    assert message.get("intent")["name"] == "nlu_fallback"
 
 
 def test_batch_and_single_predictions_agree(trained_classifier: TransformerClassifier) -> None:

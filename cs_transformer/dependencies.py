@@ -23,9 +23,17 @@ SERVE_INSTALL = 'pip install "cs_transformer[serve]"'
 
 def require(modules: Sequence[Text], install: Text, purpose: Text) -> None:
     """Raises a CsTransformerError naming every missing module of `modules` and the line that installs them."""
-    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    missing = [module for module in modules if not installed(module)]
     if missing:
         raise CsTransformerError(
             f"cs_transformer needs {', '.join(missing)} {purpose}, and this Python environment lacks "
             f"{'it' if len(missing) == 1 else 'them'}. Install with: {install}"
         )
+
+
+def installed(module: Text) -> bool:
+    """Whether `module` can be imported here, without importing it (torch alone takes seconds)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # in sys.modules as None: import blocked
+        return False

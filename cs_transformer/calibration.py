@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import torch
+import numpy as np
 
 # log10(T) searched in [-1.5, 1.5]: T from 0.03 (sharpen a lot) to 32 (flatten a lot).
 LOG10_TEMPERATURE_RANGE = (-1.5, 1.5)
@@ -21,19 +21,25 @@ GRID_POINTS = 301
 MIN_PROBABILITY = 1e-12
 
 
-def apply_temperature(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in numpy: serving runs without torch."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Rows of `probabilities` rescaled by `temperature` (1.0 gives them back unchanged)."""
     if temperature == 1.0:
         return probabilities
-    return torch.softmax(probabilities.clamp_min(MIN_PROBABILITY).log() / temperature, dim=-1)
+    return softmax(np.log(np.maximum(probabilities, MIN_PROBABILITY)) / temperature).astype(probabilities.dtype)
 
 
-def negative_log_likelihood(probabilities: torch.Tensor, label_ids: Sequence[int]) -> float:
-    picked = probabilities[torch.arange(len(label_ids)), torch.tensor(list(label_ids))]
-    return float(-picked.clamp_min(MIN_PROBABILITY).log().mean())
+def negative_log_likelihood(probabilities: np.ndarray, label_ids: Sequence[int]) -> float:
+    picked = probabilities[np.arange(len(label_ids)), np.asarray(list(label_ids), dtype=np.int64)]
+    return float(-np.log(np.maximum(picked, MIN_PROBABILITY)).mean())
 
 
-def fit_temperature(probabilities: torch.Tensor, label_ids: Sequence[int]) -> float:
+def fit_temperature(probabilities: np.ndarray, label_ids: Sequence[int]) -> float:
     """The temperature that minimises the negative log-likelihood of the true labels.
 
     A grid over log T: one parameter, a few thousand rows, and no optimiser settings to pin."""

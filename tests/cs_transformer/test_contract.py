@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -9,7 +13,9 @@ import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from cs_transformer import LanguageDetector, TransformerClassifier
 from tests.cs_transformer.conftest import EDGE_CASE_TEXTS, training_data
@@ -127,14 +133,25 @@ def test_weights_are_safetensors_plus_the_onnx_graph_when_asked(
 ) -> None:
     with trained_storage.read_from(trained_resource) as directory:
         files = sorted(p.name for p in Path(directory).iterdir())
-    onnx = ["encoder.int8.onnx"] if backend == "onnx" else []
+    onnx = ["encoder.int8.onnx", "tokenizer.json"] if backend == "onnx" else []
     assert files == sorted(["meta.json", "weights.safetensors"] + onnx)
 
 
-def test_untrained_classifier_leaves_messages_alone(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
-    classifier = TransformerClassifier.load(tiny_classifier_config(tiny_model_dir), model_storage, resource, execution_context)
-    (message,) = parse(classifier, ["hello"])
-    assert message.get("intent") is None
+def test_untrained_classifier_answers_like_diet(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:
+    """Trained on fewer than two intents: no intent, confidence 0, empty ranking (what DIET sets), so
+    Rasa's FallbackClassifier reads it without a KeyError and falls back."""
+    from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
+
+    config = tiny_classifier_config(tiny_model_dir)
+    trainer = TransformerClassifier.create(config, model_storage, resource, execution_context)
+    trainer.train(TrainingData([Message(data={"text": "hi", "intent": "greet"})]))
+    classifier = TransformerClassifier.load(config, model_storage, resource, execution_context)
+    messages = parse(classifier, ["hello"])
+    assert messages[0].get("intent") == {"name": None, "confidence": 0.0}
+    assert messages[0].get("intent_ranking") == []
+    fallback = FallbackClassifier.create({**FallbackClassifier.get_default_config()}, model_storage, resource, execution_context)
+    (message,) = fallback.process(messages)
+    assert message.get("intent")["name"] == "nlu_fallback"
 
 
 def test_batch_and_single_predictions_agree(trained_classifier: TransformerClassifier) -> None:
@@ -155,3 +172,41 @@ def test_language_is_always_set(text: str) -> None:
     assert 0.0 <= language["confidence"] <= 1.0
     entities = [e for e in message.get("entities", []) if e["entity"] == "language"]
     assert len(entities) == (1 if language["reliable"] else 0)
+
+
+def test_every_bad_language_detector_key_is_reported_at_once() -> None:
+    """Unknown language codes (checked against CLDR's list) and out-of-range numbers, in one error."""
+    with pytest.raises(InvalidConfigException) as error:
+        LanguageDetector.create({"languages": ["en", "xx"], "min_confidence": 2, "min_letters": 0}, None, None, None)
+    message = str(error.value)
+    assert message.count("\n  - ") == 3
+    assert "'languages: ['en', 'xx']'" in message and "'min_confidence: 2'" in message and "'min_letters: 0'" in message
+
+
+def test_the_demo_pipeline_checks_every_component_at_train_without_a_false_warning(repo: Path) -> None:
+    """All three components are in Rasa's training graph (so their keys are checked at `rasa train`),
+    and Rasa's validator does not claim that the response examples lack a response selector."""
+    script = """
+import json, warnings
+from rasa.engine.recipes.recipe import Recipe
+from rasa.graph_components.validators.default_recipe_validator import DefaultV1RecipeValidator
+from rasa.shared.data import TrainingType
+from rasa.shared.importers.importer import TrainingDataImporter
+importer = TrainingDataImporter.load_from_config("config.yml", "domain.yml", ["data"])
+config = importer.get_config()
+graph = Recipe.recipe_for_name(config.get("recipe")).graph_config_for_recipe(config, {}, TrainingType.BOTH)
+with warnings.catch_warnings(record=True) as caught:
+    DefaultV1RecipeValidator(graph.train_schema).validate(importer)
+print(json.dumps({
+    "responses": len(importer.get_nlu_data().responses),
+    "components": sorted({node.uses.__name__ for node in graph.train_schema.nodes.values()}),
+    "warnings": [str(w.message) for w in caught],
+}))
+"""
+    environment = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo, env=environment, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["responses"] > 0
+    assert {"LanguageDetector", "TransformerClassifier", "FrustrationScorer"} <= set(result["components"])
+    assert not [w for w in result["warnings"] if "response selector" in w]

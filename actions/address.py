@@ -12,7 +12,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.common import StoreAction, current_customer, in_thread
-from actions.orders import find_order
+from actions.orders import resolve_or_ask
 from actions.store.repository import Store
 from actions.store.views import OrderStatus
 
@@ -41,14 +41,9 @@ class ActionPrepareAddressChange(StoreAction):
         if await current_customer(store, tracker) is None:
             dispatcher.utter_message(response="utter_change_address")
             return []
-        order = await find_order(store, tracker)
+        order, events = await resolve_or_ask(dispatcher, tracker, store, "change_address")
         if order is None:
-            number = tracker.get_slot("order_number")
-            if number:
-                dispatcher.utter_message(response="utter_order_not_found", order_number=number)
-                return [SlotSet("order_number", None)]
-            dispatcher.utter_message(response="utter_ask_order_number")
-            return [SlotSet("pending_task", "change_address")]
+            return events
         if order.status is not OrderStatus.PROCESSING:
             dispatcher.utter_message(response="utter_address_cannot_change", order_number=order.number)
             return [SlotSet("order_number", order.number), SlotSet("pending_task", None)]

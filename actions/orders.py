@@ -2,21 +2,39 @@
 
 A customer only ever sees their own orders: a number that belongs to someone else is
 answered exactly like a number that does not exist. A known customer who gives no number
-gets their latest order; otherwise the bot asks for the number and remembers the task in
-`pending_task`, so `action_continue_order_task` resumes it when the number arrives.
+gets the one order the task can be about (status and cancellation: the open order; refunds:
+the order with a refund); with several, the bot asks which (one button per order; the SMS
+channel numbers them), and with none it takes their latest order. When the bot asks for a
+number or a choice it remembers the task in `pending_task`, so `action_continue_order_task`
+resumes it when the number arrives.
+
+A guest (nobody linked to this sender) gets one order's status by giving its number and the
+order's email address or phone number (`order_lookup_form`); a wrong pair and an unknown number
+get the same answer, and the guest is offered to link their account.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import json
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import StoreAction, current_customer, in_thread, language_of, localized_date, localized_money
+from actions.common import (
+    GUEST_CHANNEL,
+    StoreAction,
+    channel_of,
+    current_customer,
+    in_thread,
+    language_of,
+    localized_date,
+    localized_money,
+)
+from actions.identity import contact_in
 from actions.store.repository import Store
-from actions.store.views import CancelResult, OrderStatus, OrderView
+from actions.store.views import CancelResult, Contact, OrderStatus, OrderView
 
 STATUS_RESPONSES = {
     OrderStatus.PROCESSING: "utter_order_status_processing",
@@ -32,16 +50,12 @@ CANCEL_RESPONSES = {
     CancelResult.NOT_FOUND: "utter_order_not_found",
 }
 
-
-async def find_order(store: Store, tracker: Tracker) -> Optional[OrderView]:
-    """The order the customer means: the number they gave, else their latest order."""
-    customer = await current_customer(store, tracker)
-    if customer is None:
-        return None
-    number = tracker.get_slot("order_number")
-    if number:
-        return await in_thread(store.order_for_customer, customer.id, number)
-    return await in_thread(store.latest_order, customer.id)
+# The form that asks a guest for the order's email or phone (domain.yml).
+LOOKUP_FORM = "order_lookup_form"
+# The orders a task can be about when the customer names none (default: the open ones).
+CANDIDATES: Dict[Text, Callable[[Store, int], List[OrderView]]] = {
+    "refund_status": Store.orders_with_refund,
+}
 
 
 def ask_for_number(dispatcher: CollectingDispatcher, task: Text) -> List[Dict[Text, Any]]:
@@ -54,15 +68,93 @@ def not_found(dispatcher: CollectingDispatcher, number: Text) -> List[Dict[Text,
     return [SlotSet("order_number", None), SlotSet("pending_task", None)]
 
 
+def order_button(order: OrderView) -> Dict[Text, Text]:
+    """One choice: the number and what is in the order; choosing it gives the number."""
+    items = order.items[0].name if order.items else ""
+    if len(order.items) > 1:
+        items += f" +{len(order.items) - 1}"
+    payload = "/inform_order_number" + json.dumps({"order_number": order.number})
+    return {"title": f"{order.number} · {items}" if items else order.number, "payload": payload}
+
+
+def ask_which(dispatcher: CollectingDispatcher, orders: List[OrderView], task: Text) -> List[Dict[Text, Any]]:
+    dispatcher.utter_message(response="utter_ask_which_order", buttons=[order_button(order) for order in orders])
+    return [SlotSet("pending_task", task)]
+
+
+def say_status(dispatcher: CollectingDispatcher, tracker: Tracker, order: OrderView) -> None:
+    dispatcher.utter_message(
+        response=STATUS_RESPONSES[order.status],
+        order_number=order.number,
+        carrier=order.carrier or "—",
+        tracking_number=order.tracking_number or "—",
+        delivery_date=localized_date(order.delivery_date, language_of(tracker)),
+    )
+
+
 async def resolve_or_ask(
     dispatcher: CollectingDispatcher, tracker: Tracker, store: Store, task: Text
-) -> tuple[Optional[OrderView], List[Dict[Text, Any]]]:
-    """Finds the order for `task`, or says why not and returns the events for that."""
-    order = await find_order(store, tracker)
-    if order is not None:
-        return order, []
+) -> Tuple[Optional[OrderView], List[Dict[Text, Any]]]:
+    """The customer's order for `task`, or (None, events) after asking or answering why not.
+
+    A guest's look-up ends here too: it answers with the order's status at most.
+    """
     number = tracker.get_slot("order_number")
-    return None, not_found(dispatcher, number) if number else ask_for_number(dispatcher, task)
+    customer = await current_customer(store, tracker)
+    if customer is None:
+        return None, await look_up_as_guest(dispatcher, tracker, store, task)
+    if number:
+        order = await in_thread(store.order_for_customer, customer.id, number)
+        return (order, []) if order else (None, not_found(dispatcher, number))
+    candidates = await in_thread(CANDIDATES.get(task, Store.open_orders), store, customer.id)
+    if len(candidates) > 1:
+        return None, ask_which(dispatcher, candidates, task)
+    order = candidates[0] if candidates else await in_thread(store.latest_order, customer.id)
+    return (order, []) if order else (None, ask_for_number(dispatcher, task))
+
+
+async def look_up_as_guest(
+    dispatcher: CollectingDispatcher, tracker: Tracker, store: Store, task: Text
+) -> List[Dict[Text, Any]]:
+    """Asks a guest for the number, then the order's email or phone, unless this message has them."""
+    number = tracker.get_slot("order_number")
+    if not number:
+        return ask_for_number(dispatcher, task)
+    contact = contact_in(tracker)
+    if contact is None:
+        return [SlotSet("pending_task", task), SlotSet("order_contact", None), FollowupAction(LOOKUP_FORM)]
+    return await answer_guest(dispatcher, tracker, store, number, contact)
+
+
+async def answer_guest(
+    dispatcher: CollectingDispatcher, tracker: Tracker, store: Store, number: Text, contact: Contact
+) -> List[Dict[Text, Any]]:
+    """The order's status if number and contact match; else one line that never says which was wrong."""
+    order = await in_thread(store.order_by_number_and_contact, number, contact)
+    if order is None:
+        dispatcher.utter_message(response="utter_guest_order_no_match", order_number=number)
+    else:
+        say_status(dispatcher, tracker, order)
+    if channel_of(tracker) != GUEST_CHANNEL:  # linking is refused on REST (README, "Security")
+        dispatcher.utter_message(response="utter_offer_link_account")
+    return [
+        SlotSet("order_number", order.number if order else None),
+        SlotSet("order_contact", None),
+        SlotSet("pending_task", None),
+    ]
+
+
+class ActionGuestOrderLookup(StoreAction):
+    """After `order_lookup_form`: the guest's order, found by its number and the contact just typed.
+
+    The contact is read from this message's entities, the only place it is unredacted (pii.yml).
+    """
+
+    def name(self) -> Text:
+        return "action_guest_order_lookup"
+
+    async def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, store: Store) -> List[Dict[Text, Any]]:
+        return await look_up_as_guest(dispatcher, tracker, store, tracker.get_slot("pending_task") or "order_status")
 
 
 class ActionOrderStatus(StoreAction):
@@ -73,14 +165,7 @@ class ActionOrderStatus(StoreAction):
         order, events = await resolve_or_ask(dispatcher, tracker, store, "order_status")
         if order is None:
             return events
-        language = language_of(tracker)
-        dispatcher.utter_message(
-            response=STATUS_RESPONSES[order.status],
-            order_number=order.number,
-            carrier=order.carrier or "—",
-            tracking_number=order.tracking_number or "—",
-            delivery_date=localized_date(order.delivery_date, language),
-        )
+        say_status(dispatcher, tracker, order)
         return [SlotSet("order_number", order.number), SlotSet("pending_task", None)]
 
 

@@ -63,7 +63,7 @@ OURS, STOCK = "cs_transformer", "stock DIET"
 PROTOCOLS = ["inlang", "crosslingual", "oos"]
 SOURCE_LANGUAGE = "en"
 # Components of config.yml that need the shop's own data.
-SHOP_ONLY_COMPONENTS = {"RegexEntityExtractor", "cs_transformer.FrustrationScorer"}
+SHOP_ONLY_COMPONENTS = {"cs_transformer.UnicodeRegexEntityExtractor", "cs_transformer.FrustrationScorer"}
 DETECTOR = "cs_transformer.LanguageDetector"
 LATENCY_TEXTS = 200
 

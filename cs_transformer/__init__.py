@@ -10,6 +10,7 @@ from typing import Any
 
 _COMPONENTS = {
     "LanguageDetector": "cs_transformer.language_detector",
+    "UnicodeRegexEntityExtractor": "cs_transformer.entities",
     "TransformerClassifier": "cs_transformer.classifier",
     "FrustrationScorer": "cs_transformer.frustration",
     "FrustrationPolicy": "cs_transformer.frustration_policy",

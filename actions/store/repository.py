@@ -257,13 +257,21 @@ class Store:
 
     def order_by_number_and_email(self, number: str, email: str) -> Optional[OrderView]:
         """The order `number` if its customer's email is `email` (guest verification)."""
-        email = email.strip().lower()
-        if not email:
+        return self.order_by_number_and_contact(number, Contact(ContactKind.EMAIL, email.strip().lower()))
+
+    def order_by_number_and_contact(self, number: str, contact: Contact) -> Optional[OrderView]:
+        """The order `number` if its customer's email or phone is `contact` (a guest's look-up).
+
+        One query whether or not the number exists, so neither the answer nor its timing
+        tells a guest which order numbers are real.
+        """
+        if not contact.value:
             return None
+        column = Customer.email if contact.kind is ContactKind.EMAIL else Customer.phone
         query = (
             _order_query()
             .join(Customer, Customer.id == Order.customer_id)
-            .where(Order.number == number, func.lower(Customer.email) == email)
+            .where(Order.number == number, func.lower(column) == contact.value)
         )
         with self._read() as session:
             orders = _orders(session, query)
@@ -282,6 +290,12 @@ class Store:
         query = _order_query().where(
             Order.customer_id == customer_id, Order.status.in_(statuses)
         )
+        with self._read() as session:
+            return _orders(session, query)
+
+    def orders_with_refund(self, customer_id: int) -> List[OrderView]:
+        """The customer's orders that have a refund (pending or issued), newest first."""
+        query = _order_query().join(Refund, Refund.order_id == Order.id).where(Order.customer_id == customer_id)
         with self._read() as session:
             return _orders(session, query)
 

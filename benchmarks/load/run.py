@@ -149,7 +149,7 @@ def stock_bot_config() -> Dict:
     """config.yml with its NLU components replaced by stock Rasa's; everything else equal."""
     config = read_yaml_file(REPO / "config.yml")
     # Entities, frustration score and fallback work on any classifier's output: kept as they are.
-    kept = [c for c in config["pipeline"] if c["name"] in ("RegexEntityExtractor", "cs_transformer.FrustrationScorer", "FallbackClassifier")]
+    kept = [c for c in config["pipeline"] if c["name"] in ("cs_transformer.UnicodeRegexEntityExtractor", "cs_transformer.FrustrationScorer", "FallbackClassifier")]
     # The stock bot answers FAQs the stock way: DIET picks the intent `faq`, Rasa's
     # ResponseSelector picks the answer (the NLU benchmark scores intents only and leaves it out).
     config["pipeline"] = STOCK_NLU + [{"name": "ResponseSelector", "epochs": 100, "random_seed": 1}] + kept

@@ -82,18 +82,29 @@ def slot_events(result: Dict[str, Any]) -> Dict[str, Any]:
     return {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
 
 
-def test_known_customer_gets_latest_order_without_a_number(actions: ActionServer) -> None:
-    result = actions.call("action_order_status", demo_sender("maria"), "¿dónde está mi pedido?", "order_status", {"language": "es"})
-    assert responses(result) == ["utter_order_status_processing"]
-    assert result["responses"][0]["order_number"] == "10001"
+def test_known_customer_gets_her_one_open_order_without_a_number(actions: ActionServer) -> None:
+    result = actions.call("action_order_status", demo_sender("carlos"), "¿dónde está mi pedido?", "order_status", {"language": "es"})
+    assert responses(result) == ["utter_order_status_shipped"]
+    assert result["responses"][0]["order_number"] == "70001"
     assert "de" in result["responses"][0]["delivery_date"]  # a Spanish long date: "2 de diciembre de 2026"
+
+
+def test_known_customer_with_several_open_orders_is_asked_which(actions: ActionServer) -> None:
+    result = actions.call("action_order_status", demo_sender("maria"), "¿dónde está mi pedido?", "order_status", {"language": "es"})
+    assert responses(result) == ["utter_ask_which_order"]
+    payloads = [button["payload"] for button in result["responses"][0]["buttons"]]
+    assert payloads == ['/inform_order_number{"order_number": "10001"}', '/inform_order_number{"order_number": "10002"}']
+    assert slot_events(result)["pending_task"] == "order_status"
 
 
 def test_another_customers_order_is_never_shown(actions: ActionServer) -> None:
     result = actions.call("action_order_status", demo_sender("lukas"), "Bestellung 10002", "order_status", {"order_number": "10002"})
     assert responses(result) == ["utter_order_not_found"]
+    # A guest is asked for the order's email or phone (order_lookup_form), whether or not 10002 exists.
     guest = actions.call("action_order_status", "someone-new", "order 10002", "order_status", {"order_number": "10002"})
-    assert responses(guest) == ["utter_order_not_found"]
+    assert responses(guest) == [] and {"event": "followup", "name": "order_lookup_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in guest["events"]
+    ]
 
 
 def test_the_channel_in_the_body_makes_nobody_a_customer(actions: ActionServer) -> None:
@@ -195,7 +206,8 @@ def test_handoff_opens_a_ticket_and_pauses(actions: ActionServer) -> None:
 
 
 def test_address_change_is_validated(actions: ActionServer) -> None:
-    started = actions.call("action_prepare_address_change", demo_sender("wangwei"), "改地址", "change_address", {"language": "zh"})
+    # Wang Wei has two open orders (40001, 40002): without a number the bot would ask which.
+    started = actions.call("action_prepare_address_change", demo_sender("wangwei"), "改地址", "change_address", {"language": "zh", "order_number": "40001"})
     assert {"event": "followup", "name": "address_form"}.items() <= started["events"][-1].items()
     number = slot_events(started)["order_number"]
     changed = actions.call("action_change_address", demo_sender("wangwei"), "", "change_address_to", {"order_number": number, "new_address": "上海市浦东新区世纪大道100号 200120"})

@@ -17,7 +17,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from cs_transformer import LanguageDetector, TransformerClassifier
+from cs_transformer import LanguageDetector, TransformerClassifier, UnicodeRegexEntityExtractor
 from tests.cs_transformer.conftest import EDGE_CASE_TEXTS, training_data
 
 RANKING_LENGTH = 3
@@ -210,3 +210,17 @@ print(json.dumps({
     assert result["responses"] > 0
     assert {"LanguageDetector", "TransformerClassifier", "FrustrationScorer"} <= set(result["components"])
     assert not [w for w in result["warnings"] if "response selector" in w]
+
+
+@pytest.mark.parametrize("text", EDGE_CASE_TEXTS + ["Order 10002 please", "طلبي رقم ١٠٠٠٢", "订单１０００２", "a@b.co +44 7700 900123"])
+def test_entities_are_spans_of_the_text(text: str, model_storage, resource, execution_context) -> None:
+    extractor = UnicodeRegexEntityExtractor.create({}, model_storage, resource, execution_context)
+    extractor.train(TrainingData(regex_features=[
+        {"name": "order_number", "pattern": r"(?<!\d)\d{5}(?!\d)"},
+        {"name": "email", "pattern": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"},
+    ]))
+    (message,) = parse(extractor, [text])
+    for entity in message.get("entities", []):
+        assert 0 <= entity["start"] < entity["end"] <= len(text)
+        assert entity["value"].isascii() and len(entity["value"]) == entity["end"] - entity["start"]
+        assert entity["extractor"] == "UnicodeRegexEntityExtractor"

@@ -139,7 +139,7 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
     "device": Option(str, "auto, cpu or cuda (or cuda:N)", lambda v: v in ("auto", "cpu") or v.startswith("cuda")),
     "precision": Option(str, "auto, fp32, bf16 or fp16 (autocast on CUDA; CPU always runs fp32)", one_of("auto", "fp32", "bf16", "fp16")),
     "inference_backend": Option(
-        str, "auto, torch or onnx (auto: the quantized ONNX graph on CPU, torch on CUDA)", one_of(*BACKENDS)
+        str, "auto, torch or onnx (auto: the quantized ONNX graph, torch with `device: cuda`)", one_of(*BACKENDS)
     ),
 }
 

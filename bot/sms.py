@@ -330,8 +330,11 @@ class TwilioSmsInput(InputChannel):
         return limit_server(sms)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        """For messages the bot starts itself (e.g. `trigger_intent`): only the REST API can send them."""
-        return self._output([]) if self.settings.reply_mode == "rest" else None
+        """For messages the bot starts itself (`trigger_intent`, an agent's answer: bot/delivery.py):
+        only the REST API can send them, so they need `account_sid` and `twilio_number`, in either reply mode."""
+        if not (self.settings.account_sid and self.settings.twilio_number):
+            return None
+        return SmsOutput(self._send_by_rest, self._store, self._buttons, self.settings.max_segments)
 
     def _signed_form(self, request: Request) -> Optional[RequestParameters]:
         """The POSTed form if X-Twilio-Signature matches it and the public URL, else None.

@@ -148,7 +148,8 @@ def running_replicas(
             port = free_port()
             log = tmp / ("rasa.log" if replicas == 1 else f"rasa-{replica}.log")
             rasa_cmd = [
-                str(BIN / "rasa"), "run", "--enable-api", "--auth-token", API_TOKEN, "-i", "127.0.0.1", "-p", str(port),
+                str(BIN / "rasa"), "run", "--enable-api", f"--auth-token={API_TOKEN}",  # one argument: a token may start with "-"
+                "-i", "127.0.0.1", "-p", str(port),
                 "-m", str(model), "--endpoints", str(endpoints), "--credentials", str(credentials),
             ]
             started.append((f"http://127.0.0.1:{port}", servers.enter_context(process(rasa_cmd, log, env)), log))

@@ -48,6 +48,15 @@
   }
   function add(item) { state.items.push(item); save(); render(item); }
 
+  // The bot's messages, as the webhook (and updates.js, for an agent's) hands them over.
+  function showReplies(messages) {
+    messages.forEach(function (m) {
+      if (m.text) { add({ kind: "bot", text: m.text }); }
+      if (m.buttons && m.buttons.length) { add({ kind: "buttons", buttons: m.buttons }); }
+    });
+  }
+  window.nordhavenChat = { showReplies: showReplies };
+
   async function send(message, shown) {
     await ready;
     add({ kind: "user", text: shown || message });
@@ -64,10 +73,7 @@
       // An expired session: a fresh one starts a new conversation, then the reason is shown in it.
       if (res.status === 401) { ready = startSession(false); await ready; }
       if (!res.ok) { add({ kind: "error", text: body.error || ("Error " + res.status) }); return; }
-      body.forEach(function (m) {
-        if (m.text) { add({ kind: "bot", text: m.text }); }
-        if (m.buttons && m.buttons.length) { add({ kind: "buttons", buttons: m.buttons }); }
-      });
+      showReplies(body);
     } catch (e) {
       add({ kind: "error", text: "The assistant cannot be reached. Is `make run` still running?" });
     }

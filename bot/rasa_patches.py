@@ -28,8 +28,10 @@ the action's events and sends the customer nothing (the web page shows nothing a
 the failure is logged with its cause (`action_server.unreachable url=… action=…`, `.error
 status=…`, `.timeout`, `.invalid_reply`) and the predicted action answers with the domain
 response `utter_technical_problem`, in the conversation's language (its `language` slot), once
-per customer message. Actions that run around a turn rather than answer it (session start,
-slot validation and custom slot mappings) fail as before: the action predicted next answers.
+per customer message. A failed custom session start is replaced by Rasa's own
+(`SessionStarted`, the slots carried over, `action_listen`): without its events no rule
+matched the customer's message and the fallback answered. Slot validation and custom slot
+mappings fail as before: the action predicted next answers.
 A 400 (`ActionExecutionRejection`) is still raised, so other policies can take over.
 """
 
@@ -139,7 +141,7 @@ _stock_remote_run: Optional[Callable[..., Any]] = None  # Rasa's own `RemoteActi
 
 async def run_remote_action(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
     """Rasa 3.6.21's `RemoteAction.run`; a failed action server call answers `utter_technical_problem`."""
-    from rasa.core.actions.action import ActionExecutionRejection, create_bot_utterance
+    from rasa.core.actions.action import ActionExecutionRejection, ActionSessionStart, create_bot_utterance
 
     try:
         return await _stock_remote_run(self, output_channel, nlg, tracker, domain)
@@ -148,6 +150,9 @@ async def run_remote_action(self: Any, output_channel: Any, nlg: Any, tracker: A
     except (RasaException, ValidationError, asyncio.TimeoutError) as error:
         url = self.action_endpoint.url if self.action_endpoint else None
         logger.error("action_server.%s url=%s action=%s", failure_cause(error), url, self.name())
+        if self.name() == ACTION_SESSION_START_NAME:
+            # Without its events (SessionStarted, action_listen) no rule matches the next message.
+            return await ActionSessionStart().run(output_channel, nlg, tracker, domain)
         if self.name() in actions_around_the_turn(domain) or told_already(tracker):
             raise
         message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name())
@@ -173,8 +178,8 @@ def failure_cause(error: BaseException) -> Text:
 
 
 def actions_around_the_turn(domain: Any) -> Set[Text]:
-    """Custom actions Rasa runs around a turn (session start, slot validation and mappings)."""
-    names = {ACTION_SESSION_START_NAME, ACTION_VALIDATE_SLOT_MAPPINGS}
+    """Custom actions Rasa runs around a turn, not to answer it (slot validation and mappings)."""
+    names = {ACTION_VALIDATE_SLOT_MAPPINGS}
     for slot in domain.slots:
         names.update(mapping["action"] for mapping in slot.mappings if mapping.get("action"))
     return names

@@ -91,6 +91,11 @@ def agent(bot: str, method: str, path: str, **kwargs) -> requests.Response:
     )
 
 
+def names(replies: List[str]) -> List[Optional[Tuple[str, str]]]:
+    """The domain response (and its language) of each reply."""
+    return [identify(reply) for reply in replies]
+
+
 def bot_events(bot: str, sender_id: str) -> List[Dict]:
     """The conversation's actions and messages, before its restarts too."""
     answer = requests.get(
@@ -153,7 +158,7 @@ def test_restart_while_an_agent_holds_the_conversation_ends_the_pause_cleanly(
     assert restarted == [], restarted  # no fallback, no second ticket text
     status, transcript = ticket_row(store_url, ticket)
     assert status == "closed"
-    assert transcript.splitlines()[-1] == f"system: the customer restarted the conversation ({channel})"
+    assert transcript.splitlines()[-1] == f"system: the customer restarted the conversation ({channel}); ticket closed"
     answer = identify(customer.say(HANDOFF[language][1])[0])
     assert answer == ("utter_ask_order_number", language)  # the bot answers again
 
@@ -169,7 +174,7 @@ def test_a_new_conversation_on_the_page_ends_the_handoff(bot: str, store_url: st
     assert chat.sender != old_sender
     status, transcript = ticket_row(store_url, ticket)
     assert status == "closed"
-    assert transcript.splitlines()[-1] == "system: the customer started a new conversation (web)"
+    assert transcript.splitlines()[-1] == "system: the customer started a new conversation (web); ticket closed"
     assert tracker(bot, old_sender)["paused"] is False
     assert identify(chat.say(HANDOFF["es"][1])[0]) == ("utter_ask_order_number", "es")
 

@@ -18,7 +18,7 @@ from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.exceptions import RasaException
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
@@ -190,3 +190,11 @@ def test_actions_around_the_turn_and_a_second_failure_in_one_turn_fail_as_before
         assert told(run_failing_action(url, events=[*already, UserUttered("¿hola?")])) == [
             (PROBLEM_TEXTS["es"], "utter_technical_problem")
         ]
+
+
+def test_a_failed_session_start_is_rasas_own_so_the_next_message_is_understood() -> None:
+    with running_stand_in() as server:
+        url = f"{server.url}/webhook"
+    events = run_failing_action(url, name="action_session_start")
+    assert isinstance(events[0], SessionStarted) and events[-1] == ActionExecuted("action_listen")
+    assert SlotSet("language", "es") in events  # carried over, as Rasa's session start does

@@ -1,10 +1,10 @@
 """A human handoff from start to end, on real servers: `/restart` and a new conversation end the
 pause, an agent's answers and the release reach the customer on their channel (the web page
-without a reload, SMS through Twilio's Messages API), and an action server that is down is
+without a reload, SMS through Twilio's Messages API, Slack by chat.postMessage), and an action server that is down is
 answered with `utter_technical_problem` in the customer's language.
 
 One `rasa run` and action server listen on REST, the web chat, SMS (TwiML replies; pushed
-messages go to a local stand-in for Twilio's API) and the agent API; a second `rasa run`
+messages go to a local stand-in for Twilio's API), Slack (a stand-in Web API) and the agent API; a second `rasa run`
 has its action endpoint on a port where nothing listens.
 """
 
@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from actions.store import Store
 from bot.sms import sms_sender
 from tests.bot.stand_in import StandIn, running_stand_in
+from tests.bot.test_slack import POST_MESSAGE, SIGNING_SECRET, TEAM, TOKEN, USER_INFO, USERS_INFO, message_event, send
 from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, BOT_NUMBER, MESSAGES_PATH, new_phone, sms
 from tests.bot.test_web_browser import REPLY_TIMEOUT_S, browser, bubbles, say, session_sender  # noqa: F401 (browser: a fixture)
 from tests.client import WebChat, rest, tracker
@@ -41,6 +42,10 @@ bot.sms.TwilioSmsInput:
   account_sid: ${{TWILIO_ACCOUNT_SID}}
   twilio_number: "{BOT_NUMBER}"
   api_base_url: ${{TWILIO_API_BASE_URL}}
+bot.slack.SlackInput:
+  slack_token: ${{SLACK_BOT_TOKEN}}
+  slack_signing_secret: ${{SLACK_SIGNING_SECRET}}
+  slack_api_url: ${{SLACK_API_URL}}
 bot.agent.AgentInput:
 """
 HANDOFF_RESPONSES = {"utter_handoff", "utter_handoff_ticket"}
@@ -61,18 +66,26 @@ def twilio_api() -> Iterator[StandIn]:
 
 
 @pytest.fixture(scope="module")
+def slack_api() -> Iterator[StandIn]:
+    answers = {USERS_INFO: USER_INFO, POST_MESSAGE: {"ok": True, "ts": "1700000000.000200"}}
+    with running_stand_in(answers, default={"ok": True}) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return seeded_store(tmp_path_factory.mktemp("lifecycle-store"))
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory: pytest.TempPathFactory, store_url: str, twilio_api: StandIn) -> Iterator[str]:
+def bot(tmp_path_factory: pytest.TempPathFactory, store_url: str, twilio_api: StandIn, slack_api: StandIn) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("lifecycle")
     credentials = tmp / "credentials.yml"
     credentials.write_text(CREDENTIALS)
     env = {
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": twilio_api.url,
         "AGENT_API_TOKEN": AGENT_TOKEN,
+        "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{slack_api.url}/api/",
     }
     with running_bot(tmp, store_url, env, credentials) as base:
         yield base
@@ -264,6 +277,23 @@ def test_an_sms_customer_gets_the_agents_answer_and_the_release_by_twilios_api(
     twilio_api.wait_for(to_customer, count=2)
     assert release() == ("utter_handoff_released", "ar")
     assert identify(customer.say(HANDOFF["ar"][1])[0]) == ("utter_ask_order_number", "ar")
+
+
+def test_a_slack_customer_gets_the_agents_answer_and_the_release_in_their_channel(
+    bot: str, store: Store, slack_api: StandIn
+) -> None:
+    user, channel = f"U{uuid.uuid4().hex[:10].upper()}", f"D{uuid.uuid4().hex[:10].upper()}"
+    in_channel = lambda request: request.path == POST_MESSAGE and request.json()["channel"] == channel  # noqa: E731
+    assert send(bot, message_event(HANDOFF["es"][0], user, channel)).status_code == 200
+    slack_api.wait_for(in_channel, count=2, timeout=120)  # utter_handoff, utter_handoff_ticket
+    ticket = store.open_ticket_for_identity("slack", f"slack:{TEAM}:{user}").id
+
+    sent = agent(bot, "POST", f"/tickets/{ticket}/messages", json={"text": "Hi, this is Ana from the team."})
+
+    assert sent.json()["delivered"] is True
+    assert slack_api.wait_for(in_channel, count=3)[2].json()["text"] == "Hi, this is Ana from the team."
+    assert agent(bot, "POST", f"/tickets/{ticket}/release").json()["delivered"] is True
+    assert identify(slack_api.wait_for(in_channel, count=4)[3].json()["text"]) == ("utter_handoff_released", "es")
 
 
 def test_a_rest_guest_who_was_handed_off_is_held_on_rest_until_released(bot: str, store: Store) -> None:

@@ -19,7 +19,7 @@ import math
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
@@ -91,11 +91,12 @@ def parse_cursor(raw: Optional[Text]) -> Optional[float]:
 async def updates(tracker: Optional[DialogueStateTracker], after: Optional[float]) -> Tuple[List[Dict[Text, Any]], Text]:
     """The pushed messages after `after`, as the webhook answers messages, and the next cursor.
 
-    Without `after` there is nothing to catch up on yet: the answer is the cursor of now.
+    Without `after` (a page that never polled), those since the customer's latest message: an
+    agent's answer sent before the page's first poll is not lost.
     """
     events = list(tracker.events) if tracker is not None else []
     if after is None:
-        return [], repr(max((event.timestamp for event in events), default=0.0))
+        after = next((event.timestamp for event in reversed(events) if isinstance(event, UserUttered)), 0.0)
     pushed = [
         event for event in events
         if isinstance(event, BotUttered) and event.metadata.get(PUSHED) and event.timestamp > after

@@ -24,5 +24,5 @@
     }
     setTimeout(poll, wait);
   }
-  poll();  // at once: the first answer is the cursor of now, so nothing sent later is missed
+  poll();  // at once; the first answer (no cursor yet) has what came since the customer's last message
 })();

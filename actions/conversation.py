@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreAction, channel_of, current_customer, in_thread, language_of
@@ -81,7 +81,10 @@ class ActionDeclineHandoff(StoreAction):
 class ActionHandoff(StoreAction):
     """Opens a ticket with the transcript, tells the customer its number, pauses the bot.
 
-    A customer with an open ticket keeps it: asking again does not open a second one.
+    A customer with an open ticket keeps it: asking again does not open a second one. The
+    paused conversation is left listening (`action_listen` after the pause, as Rasa logs after
+    every answered turn): Rasa maps `/restart` to `action_restart` only then; otherwise a
+    `/restart` while paused ran the fallback and this action again (bot/handoff.py).
     """
 
     def name(self) -> Text:
@@ -102,4 +105,4 @@ class ActionHandoff(StoreAction):
             )
         dispatcher.utter_message(response="utter_handoff")
         dispatcher.utter_message(response="utter_handoff_ticket", ticket=ticket_id)
-        return [SlotSet("handoff_offered", False), ConversationPaused()]
+        return [SlotSet("handoff_offered", False), ConversationPaused(), ActionExecuted("action_listen")]

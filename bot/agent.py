@@ -9,10 +9,12 @@ Every request needs `Authorization: Bearer <token>`; the token comes from `token
 Without one the endpoint answers 503 and says so at startup: an open agent API would let
 anyone read transcripts.
 
-Releasing closes the ticket in the store, appends Rasa's `ConversationResumed` to the
-conversation and runs `utter_handoff_released` there, in the customer's language (the
-`language` slot). Its text comes back in the answer, and lands in the conversation's tracker,
-for tools that relay it on channels the bot cannot push to (web, REST, SMS by TwiML).
+An agent's answer lands in the conversation's tracker and reaches the customer on the channel
+of the ticket (bot/delivery.py: the web page's updates, SMS, Slack). Releasing closes the ticket
+in the store, ends Rasa's pause of the conversation and sends `utter_handoff_released` there,
+in the customer's language (the `language` slot), delivered the same way. Both answers say
+whether the message went out (`delivered`); the release's also carries the message itself,
+for tools that relay it where the bot cannot push (REST callers).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, ConversationResumed
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.store import Store, StoreError, TicketView
+from bot.delivery import deliver, pushed_message
+from bot.handoff import resume_conversation
 from bot.http_limits import limit_server
 from bot.validation import InvalidInput, clean_text, json_object, parse_json
 
@@ -91,11 +94,16 @@ class AgentInput(InputChannel):
                 return _no_open_ticket(ticket_id)
             await self._in_store(self._store.append_to_ticket, ticket_id, f"agent: {text}")
             agent = _rasa_agent(request)
+            event = pushed_message({"text": text}, ticket_id, agent=True)
             async with agent.lock_store.lock(ticket.sender_id):
-                tracker = await agent.processor.fetch_tracker_and_update_session(ticket.sender_id)
-                tracker.update(BotUttered(text, metadata={"agent": True, "ticket": ticket_id}))
+                # The agent's answer belongs to the paused conversation: no session start here.
+                tracker = await agent.processor.get_tracker(ticket.sender_id)
+                tracker.update(event)
                 await agent.processor.save_tracker(tracker)
-            return response.json({"ticket": ticket_id, "sender": ticket.sender_id, "channel": ticket.channel})
+            delivered = await deliver(request.app, ticket.channel, tracker, event)
+            return response.json(
+                {"ticket": ticket_id, "sender": ticket.sender_id, "channel": ticket.channel, "delivered": delivered}
+            )
 
         @agent_api.route("/tickets/<ticket_id:int>/release", methods=["POST"])
         async def release(request: Request, ticket_id: int) -> HTTPResponse:
@@ -103,14 +111,17 @@ class AgentInput(InputChannel):
             if ticket is None:
                 return _no_open_ticket(ticket_id)
             agent = _rasa_agent(request)
+            tracker = await agent.processor.get_tracker(ticket.sender_id)
+            generated = await agent.processor.nlg.generate(RELEASED_RESPONSE, tracker, ticket.channel)
+            event = pushed_message(generated or {}, ticket_id, utter_action=RELEASED_RESPONSE)
+            await resume_conversation(agent, ticket.sender_id, event)
+            delivered = await deliver(request.app, ticket.channel, tracker, event)
+            logger.info("agent.released ticket=%s channel=%s delivered=%s", ticket_id, ticket.channel, delivered)
             collector = CollectingOutputChannel()
-            async with agent.lock_store.lock(ticket.sender_id):
-                tracker = await agent.processor.fetch_tracker_and_update_session(ticket.sender_id)
-                tracker.update(ConversationResumed())
-                await agent.processor.save_tracker(tracker)
-                await agent.execute_action(ticket.sender_id, RELEASED_RESPONSE, collector, None, None)
-            logger.info("agent.released ticket=%s channel=%s", ticket_id, ticket.channel)
-            return response.json({"ticket": ticket_id, "released": True, "messages": collector.messages})
+            await collector.send_response(ticket.sender_id, event.message())
+            return response.json(
+                {"ticket": ticket_id, "released": True, "messages": collector.messages, "delivered": delivered}
+            )
 
         @agent_api.exception(StoreError)
         async def store_down(request: Request, error: StoreError) -> HTTPResponse:

@@ -21,25 +21,42 @@ it reads: from the tracker store on every turn, from every action-server reply. 
 type names map to classes in a table built from the same walk (first class in the walk's order
 wins, as before); a name not in the table walks again, so event classes defined later are
 still found. Unknown names behave as before (`topic` → None, else `default`, else ValueError).
+
+Fix 3, `RemoteAction.run`: when the action server cannot be reached, answers with an error
+status, times out or sends a reply that fails the schema, Rasa 3.6.21 logs a traceback, drops
+the action's events and sends the customer nothing (the web page shows nothing at all). Here
+the failure is logged with its cause (`action_server.unreachable url=… action=…`, `.error
+status=…`, `.timeout`, `.invalid_reply`) and the predicted action answers with the domain
+response `utter_technical_problem`, in the conversation's language (its `language` slot), once
+per customer message. A failed custom session start is replaced by Rasa's own
+(`SessionStarted`, the slots carried over, `action_listen`): without its events no rule
+matched the customer's message and the fallback answered. Slot validation and custom slot
+mappings fail as before: the action predicted next answers.
+A 400 (`ActionExecutionRejection`) is still raised, so other policies can take over.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from typing import Any, Dict, Optional, Text, Type
+from typing import Any, Callable, Dict, List, Optional, Set, Text, Type
 
 import rasa
-from jsonschema import Validator
+from jsonschema import ValidationError, Validator
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.events import Event
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME, ACTION_VALIDATE_SLOT_MAPPINGS
+from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.exceptions import RasaException
 from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import ClientResponseError
 
 logger = logging.getLogger(__name__)
 
 PATCHED_RASA_VERSION = "3.6.21"
+TECHNICAL_PROBLEM_RESPONSE = "utter_technical_problem"
 
 
 def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
@@ -49,10 +66,13 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
     """
     from rasa.core.actions.action import RemoteAction
 
+    global _stock_remote_run
+
     if rasa_version != PATCHED_RASA_VERSION:
         logger.warning(
             "rasa_patches.skipped rasa=%s patched_for=%s: Rasa runs unpatched (slower action replies and "
-            "event reading); check whether this release still needs the fixes, then update bot/rasa_patches.py",
+            "event reading, no answer when the action server fails); check whether this release still needs the fixes, "
+            "then update bot/rasa_patches.py",
             rasa_version,
             PATCHED_RASA_VERSION,
         )
@@ -60,7 +80,12 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
     if RemoteAction._validate_action_result is not validate_action_result:
         RemoteAction._validate_action_result = validate_action_result
         Event.resolve_by_type = staticmethod(resolve_event_type)
-        logger.info("rasa_patches.applied rasa=%s fixes=action_reply_validator,event_type_table", rasa_version)
+        _stock_remote_run = RemoteAction.run
+        RemoteAction.run = run_remote_action
+        logger.info(
+            "rasa_patches.applied rasa=%s fixes=action_reply_validator,event_type_table,action_failure_answer",
+            rasa_version,
+        )
     return True
 
 
@@ -109,3 +134,62 @@ def resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -
     if default is not None:
         return default
     raise ValueError(f"Unknown event name '{type_name}'.")
+
+
+_stock_remote_run: Optional[Callable[..., Any]] = None  # Rasa's own `RemoteAction.run`, kept by apply_rasa_patches
+
+
+async def run_remote_action(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+    """Rasa 3.6.21's `RemoteAction.run`; a failed action server call answers `utter_technical_problem`."""
+    from rasa.core.actions.action import ActionExecutionRejection, ActionSessionStart, create_bot_utterance
+
+    try:
+        return await _stock_remote_run(self, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise
+    except (RasaException, ValidationError, asyncio.TimeoutError) as error:
+        url = self.action_endpoint.url if self.action_endpoint else None
+        logger.error("action_server.%s url=%s action=%s", failure_cause(error), url, self.name())
+        if self.name() == ACTION_SESSION_START_NAME:
+            # Without its events (SessionStarted, action_listen) no rule matches the next message.
+            return await ActionSessionStart().run(output_channel, nlg, tracker, domain)
+        if self.name() in actions_around_the_turn(domain) or told_already(tracker):
+            raise
+        message = await nlg.generate(TECHNICAL_PROBLEM_RESPONSE, tracker, output_channel.name())
+        if message is None:  # a domain without the response: Rasa's own behaviour
+            raise
+        message["utter_action"] = TECHNICAL_PROBLEM_RESPONSE
+        return [create_bot_utterance(message)]
+
+
+def failure_cause(error: BaseException) -> Text:
+    """The log's name for why the action server gave no usable answer (Rasa 3.6.21's exceptions)."""
+    if isinstance(error, ValidationError):
+        return "invalid_reply"
+    if isinstance(error, asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(error.__cause__, ClientResponseError):
+        return f"error status={error.__cause__.status}"
+    if "Couldn't connect" in str(error):
+        return "unreachable"
+    if "no endpoint is configured" in str(error):
+        return "not_configured"
+    return "failed"
+
+
+def actions_around_the_turn(domain: Any) -> Set[Text]:
+    """Custom actions Rasa runs around a turn, not to answer it (slot validation and mappings)."""
+    names = {ACTION_VALIDATE_SLOT_MAPPINGS}
+    for slot in domain.slots:
+        names.update(mapping["action"] for mapping in slot.mappings if mapping.get("action"))
+    return names
+
+
+def told_already(tracker: Any) -> bool:
+    """Whether this customer message was already answered with `utter_technical_problem`."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and event.metadata.get("utter_action") == TECHNICAL_PROBLEM_RESPONSE:
+            return True
+    return False

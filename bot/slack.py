@@ -142,6 +142,12 @@ class SlackInput(InputChannel):
         self._locales: TtlCache[asyncio.Task] = TtlCache(LOCALE_TTL_S, MAX_CACHED_LOCALES)
         self._in_order = InArrivalOrder()
 
+    def output_for(self, metadata: Dict[Text, Any]) -> Optional[OutputChannel]:
+        """Where a message outside a turn goes (an agent's answer: bot/delivery.py): the Slack
+        channel and thread of `metadata`, the latest message's (`SlackMessage.metadata`)."""
+        channel = metadata.get("slack_channel")
+        return SlackOutput(self._client, channel, metadata.get("thread_ts")) if channel else None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         slack = Blueprint("slack", __name__)
 

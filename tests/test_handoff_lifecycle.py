@@ -17,7 +17,6 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import requests
-from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 

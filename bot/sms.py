@@ -456,6 +456,8 @@ class TwilioSmsInput(InputChannel):
         only the REST API can send them, so they need `account_sid` and `twilio_number`, in either reply mode."""
         if not (self.settings.account_sid and self.settings.twilio_number):
             return None
+        if self.settings.replies_by_rest:
+            return self._output([])  # the channel's own output (WhatsApp's keeps the 24-hour window)
         return SmsOutput(self._send_by_rest, self._store, self._buttons, self._split, self.address_of)
 
     def sender_id(self, phone: Text) -> Text:

@@ -101,7 +101,7 @@ def test_maria_links_the_web_chat_with_the_code_from_the_outbox(bot: Bot) -> Non
     # Her saved language (Spanish) now applies on this channel, and her orders are here.
     greeting = web(bot, chat, "/greet")
     assert identify(greeting[0]) == ("utter_greet_customer", "es") and "Maria" in greeting[0]
-    status = web(bot, chat, "where is my order?")
+    status = web(bot, chat, "where is my order 10001?")
     assert names(status)[0].startswith("utter_order_status_") and "10001" in status[0]
 
     assert names(web(bot, chat, f"my code is {code}")) == ["utter_link_code_invalid"]

@@ -261,7 +261,7 @@ def test_a_digit_reply_picks_the_numbered_button(bot: str, store: Store) -> None
     maria = store.customer_for_identity("web", demo_sender("maria"))
     assert maria is not None
     store.link_identity(maria.id, "sms", sms_sender(MARIAS_PHONE))  # as a one-time code would
-    [question] = sms(bot, MARIAS_PHONE, "quiero cancelar mi pedido")
+    [question] = sms(bot, MARIAS_PHONE, "quiero cancelar mi pedido 10001")  # she has two open orders: named, so not asked which
     text, *menu = question.split("\n")
     assert identify(text) == ("utter_ask_cancel_confirmation", "es")
     assert menu == ["1. Sí", "2. No"]

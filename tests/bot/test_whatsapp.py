@@ -219,7 +219,7 @@ def test_buttons_are_a_numbered_list_and_a_digit_picks_one(bot: str, store: Stor
     maria = store.customer_for_identity("web", demo_sender("maria"))
     assert maria is not None
     store.link_identity(maria.id, "whatsapp", whatsapp_sender(MARIAS_PHONE))  # as a one-time code would
-    whatsapp(bot, MARIAS_PHONE, "quiero cancelar mi pedido")
+    whatsapp(bot, MARIAS_PHONE, "quiero cancelar mi pedido 10001")  # she has two open orders: named, so not asked which
     [question] = bodies(sent_to(twilio_api, MARIAS_PHONE))
     text, *menu = question.split("\n")
     assert identify(text) == ("utter_ask_cancel_confirmation", "es")

@@ -8,8 +8,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import StoreAction, current_customer, in_thread
+from actions.common import StoreAction, current_customer, in_thread, language_of
 from actions.store.repository import Store
+from cs_transformer.plurals import format_count
 
 
 class ActionExportData(StoreAction):
@@ -32,8 +33,8 @@ class ActionExportData(StoreAction):
             email=profile.get("email") or "—",
             phone=profile.get("phone") or "—",
             language=preferences.get("language") or "—",
-            orders=len(export["orders"]),
-            interactions=len(export["interactions"]),
+            orders=format_count(len(export["orders"]), language_of(tracker)),
+            interactions=format_count(len(export["interactions"]), language_of(tracker)),
         )
         return []
 

@@ -5,15 +5,17 @@ button writes the NLU draft that `make lint` accepts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import requests
+from rasa.core.agent import Agent
 from rasa.shared.nlu.training_data.loading import load_data
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -23,7 +25,7 @@ from cs_transformer.lint import lint
 from tests.bot.test_web_browser import browser  # noqa: F401  (the same headless Chromium)
 from tests.client import TIMEOUT_S, WebChat
 from tests.conftest import REPO
-from tests.servers import running_bot, seeded_store
+from tests.servers import MODEL, running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +36,49 @@ WAIT_S = 60
 # message of each falls back on the demo bot (keyboard noise around one shop word: its intents
 # are too close to call); the German
 # customer's repeated football question makes the bot offer an agent (tests/test_handoff.py).
-EMAIL_MESSAGE = f"my colleague {EMAIL} says hmm"
-CONVERSATIONS = {
-    "en-US": ["hello", "order refund cancel address", EMAIL_MESSAGE, "I want to talk to a human"],
-    "es-ES": ["hola", "zxcv el pedido y la qwer", "¿Dónde está mi pedido?"],
-    "de-DE": ["Hallo", "zxcv Bestellung qwer", *["Wer hat gestern das Fußballspiel gewonnen?"] * 3],
+# Which noise message the demo model falls back on is its own call and moves with every training
+# (CI trains on other hardware), so each customer's second message is the first of these that the
+# model under test sends to the fallback; the email message, the first it queues (fallback or low
+# confidence). The German customer's repeated football question makes the bot offer an agent
+# (tests/test_handoff.py).
+NOISE = {
+    "en-US": ["order refund cancel address", "zxcv order qwer", "qwer asdf zxcv", "asdf refund qwer cancel",
+              "order order refund refund", "hmm the thing"],
+    "es-ES": ["zxcv el pedido y la qwer", "qwer asdf zxcv", "pedido reembolso cancelar dirección", "el de antes",
+              "asdf pedido qwer reembolso"],
+    "de-DE": ["zxcv Bestellung qwer", "qwer asdf zxcv", "Bestellung Erstattung Stornierung Adresse",
+              "das Ding von neulich", "asdf Bestellung qwer Erstattung"],
 }
+EMAIL_MESSAGES = [f"my colleague {EMAIL} says hmm", f"zxcv {EMAIL} qwer", f"{EMAIL} order refund cancel address",
+                  f"qwer {EMAIL} asdf zxcv", f"hmm {EMAIL}"]
+LOW_CONFIDENCE = 0.6  # credentials.yml's ReviewInput default
+
+
+def conversations_for(model: Path) -> Dict[str, List[str]]:
+    """What three customers write, with their browser's locale as the chat page sends it."""
+    agent = Agent.load(str(model))
+
+    async def parse_all(texts: List[str]) -> List[Dict[str, Any]]:
+        return [await agent.parse_message(text) for text in texts]
+
+    def first(texts: List[str], queued: Callable[[Dict[str, Any]], bool]) -> str:
+        picked = [text for text, parse in zip(texts, asyncio.run(parse_all(texts))) if queued(parse)]
+        if not picked:
+            pytest.fail(f"The demo model queues none of {texts}: the review test needs one per customer.")
+        return picked[0]
+
+    def falls_back(parse: Dict[str, Any]) -> bool:
+        return parse["intent"]["name"] == "nlu_fallback"
+
+    def is_queued(parse: Dict[str, Any]) -> bool:
+        return falls_back(parse) or parse["intent"]["confidence"] < LOW_CONFIDENCE
+
+    noise = {locale: first(texts, falls_back) for locale, texts in NOISE.items()}
+    return {
+        "en-US": ["hello", noise["en-US"], first(EMAIL_MESSAGES, is_queued), "I want to talk to a human"],
+        "es-ES": ["hola", noise["es-ES"], "¿Dónde está mi pedido?"],
+        "de-DE": ["Hallo", noise["de-DE"], *["Wer hat gestern das Fußballspiel gewonnen?"] * 3],
+    }
 
 
 @dataclass
@@ -48,6 +87,11 @@ class ReviewedBot:
     drafts: Path
     screenshot: Path
     trackers: Path  # the SQLite tracker store
+    conversations: Dict[str, List[str]]  # what each customer wrote, by browser locale
+
+    @property
+    def email_message(self) -> str:
+        return self.conversations["en-US"][2]
 
     def message_id(self, stored_text: str) -> int:
         """The id of a customer message as the store keeps it (redacted), read from the store itself."""
@@ -77,12 +121,13 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewedBot]:
         f"  db: {tmp / 'trackers.db'}\n  pii_rules: pii.yml\n"
     )
     env = {"AGENT_API_TOKEN": TOKEN}
+    conversations = conversations_for(MODEL)
     with running_bot(tmp, seeded_store(tmp), extra_env=env, credentials=credentials, extra_endpoints=tracker_store) as base:
-        for locale, messages in CONVERSATIONS.items():
+        for locale, messages in conversations.items():
             chat = WebChat(base).start()
             for message in messages:
                 chat.say(message, {"locale": locale})
-        yield ReviewedBot(f"{base}/webhooks/review/", tmp / "drafts", tmp / "review.png", tmp / "trackers.db")
+        yield ReviewedBot(f"{base}/webhooks/review/", tmp / "drafts", tmp / "review.png", tmp / "trackers.db", conversations)
 
 
 def test_the_review_refuses_requests_without_the_token(bot: ReviewedBot) -> None:
@@ -103,7 +148,7 @@ def test_the_measures_count_fallbacks_handoffs_and_offers_per_language(bot: Revi
     assert all(0.0 <= day["fallback_rate"] <= 1.0 for day in days.values())
     assert (days["en"]["handoffs"], days["en"]["handoff_rate"]) == (1, 1.0)
     assert days["de"]["frustration_offers"] == 1 and days["es"]["frustration_offers"] == 0
-    assert days["en"]["messages"] == len(CONVERSATIONS["en-US"])
+    assert days["en"]["messages"] == len(bot.conversations["en-US"])
 
 
 def test_bad_labels_get_a_reason(bot: ReviewedBot) -> None:
@@ -117,8 +162,9 @@ def test_bad_labels_get_a_reason(bot: ReviewedBot) -> None:
 
 def test_no_clear_personal_data_on_the_page_or_in_the_drafts(bot: ReviewedBot) -> None:
     listed = bot.api("queue").text + bot.api("summary").text
-    assert EMAIL not in listed and "order refund cancel address" in listed
-    redacted = EMAIL_MESSAGE.replace(EMAIL, "[email]")
+    assert EMAIL not in listed and bot.conversations["en-US"][1] in listed
+    redacted = bot.email_message.replace(EMAIL, "[email]")
+    assert redacted in listed
     labelled = bot.api("labels", "POST", json={"id": bot.message_id(redacted), "label": "link_account"})
     assert labelled.status_code == 200 and labelled.json()["language"] == "en"
     exported = bot.api("export", "POST", json={}).json()["drafts"]

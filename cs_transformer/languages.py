@@ -315,7 +315,9 @@ class LanguageIdentifier:
         evidence[hint] = evidence.get(hint, 0.0) + math.log(HINT_ODDS)
         language, probability = _best(evidence, self._latin_languages)
         confidence = round(probability * share, 4)
-        return LanguageGuess(language, confidence, confidence >= self.min_confidence, "hint")
+        if confidence < self.min_confidence:  # still open ("qwer asdf zxcv"): the channel's language
+            return LanguageGuess(hint, confidence, False, "hint")
+        return LanguageGuess(language, confidence, True, "hint")
 
     def _lexicon_evidence(self, text: str) -> Dict[str, float]:
         """log(LEXICON_ODDS) per word of the lexicon, for the word's language."""

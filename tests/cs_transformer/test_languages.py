@@ -139,6 +139,14 @@ def test_a_hint_alone_names_the_language_but_never_switches(identifier: Language
     assert identifier.identify("ok", hint="pt").language == "en"  # not a bot language: ignored
 
 
+def test_keyboard_noise_is_counted_in_the_channels_language(identifier: LanguageIdentifier) -> None:
+    """Statistics lean German on "qwer asdf zxcv", not surely; a Spanish customer's noise is Spanish
+    (the review page counts it there) and switches nothing."""
+    assert identifier.identify("qwer asdf zxcv").language == "de"
+    guess = identifier.identify("qwer asdf zxcv", hint="es")
+    assert (guess.language, guess.reliable, guess.source) == ("es", False, "hint")
+
+
 @pytest.mark.parametrize(
     "metadata, hint",
     [

@@ -32,12 +32,12 @@ import yaml
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
-from actions.common import DEFAULT_LANGUAGE
-from actions.store.engine import data_dir
-from actions.store.models import utcnow
-from actions.store.repository import LINK_CODE_TTL
-from actions.store.views import Contact, ContactKind
-from cs_transformer.variations import variation_language
+from cs_common.senders import DEFAULT_LANGUAGE
+from cs_common.store.engine import data_dir
+from cs_common.store.models import utcnow
+from cs_common.store.repository import LINK_CODE_TTL
+from cs_common.store.views import Contact, ContactKind
+from cs_common.variations import variation_language
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.code_delivery import DeliveryConfigError, masked, shared_delivery
-from actions.common import GUEST_CHANNEL, StoreAction, channel_of, in_thread, language_of, shared_store
-from actions.store.errors import StoreError
-from actions.store.repository import LINK_CODE_WINDOW, Store
-from actions.store.views import (
+from actions.common import StoreAction, channel_of, in_thread, language_of, shared_store
+from cs_common.senders import GUEST_CHANNEL
+from cs_common.store.errors import StoreError
+from cs_common.store.repository import LINK_CODE_WINDOW, Store
+from cs_common.store.views import (
     CodeWithheld,
     Contact,
     ContactKind,

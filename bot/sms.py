@@ -54,15 +54,15 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from actions.common import DEFAULT_LANGUAGE
-from actions.store import Store, StoreError
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
 from bot.http_limits import limit_server
 from bot.ordering import InArrivalOrder
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
-from cs_transformer.lint import variation_language
+from cs_common.senders import DEFAULT_LANGUAGE
+from cs_common.store import Store, StoreError
+from cs_common.variations import variation_language
 
 logger = logging.getLogger(__name__)
 # twilio's HTTP client logs every request at INFO, ten lines an SMS; its warnings are enough.

@@ -30,9 +30,9 @@ from actions.code_delivery import (
     masked,
 )
 from actions.identity import digits, phone_number
-from actions.store import Store
-from actions.store.seed import reset
-from actions.store.views import Contact, ContactKind
+from cs_common.store import Store
+from cs_common.store.seed import reset
+from cs_common.store.views import Contact, ContactKind
 from tests.actions.test_action_server import ActionServer, run_action_server
 from tests.bot.stand_in import running_stand_in
 

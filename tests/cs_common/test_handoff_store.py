@@ -7,9 +7,9 @@ from typing import Iterator
 
 import pytest
 
-from actions.store import Store
-from actions.store.migrate import upgrade
-from actions.store.views import TicketStatus
+from cs_common.store import Store
+from cs_common.store.migrate import upgrade
+from cs_common.store.views import TicketStatus
 
 SPEAKERS = ("customer: ", "customer (", "bot: ", "agent: ")
 

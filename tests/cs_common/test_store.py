@@ -1,4 +1,4 @@
-"""Contract tests of `actions.store`, each run on SQLite and on PostgreSQL (see conftest)."""
+"""Contract tests of `cs_common.store`, each run on SQLite and on PostgreSQL (see conftest)."""
 import datetime as dt
 import json
 import threading
@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from actions.store import (
+from cs_common.store import (
     CancelResult,
     OrderStatus,
     RefundStatus,
@@ -20,10 +20,10 @@ from actions.store import (
     StoreUnavailableError,
     UnknownCustomerError,
 )
-from actions.store.engine import SQLITE_BUSY_TIMEOUT_MS, default_url, make_engine
-from actions.store.migrate import VERSION_TABLE, current_revision, downgrade, upgrade
-from actions.store.models import Base
-from actions.store.seed import CUSTOMERS, PRODUCTS, demo_sender, reset
+from cs_common.store.engine import SQLITE_BUSY_TIMEOUT_MS, default_url, make_engine
+from cs_common.store.migrate import VERSION_TABLE, current_revision, downgrade, upgrade
+from cs_common.store.models import Base
+from cs_common.store.seed import CUSTOMERS, PRODUCTS, demo_sender, reset
 from tests.servers import free_port
 
 TODAY = dt.date(2025, 1, 15)

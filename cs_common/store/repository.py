@@ -26,11 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Select
 
-from bot.pii import PiiRules, Redactor
+from cs_common.pii import PiiRules, Redactor
 
-from actions.store.engine import SQLITE_IMMEDIATE, default_url, make_engine
-from actions.store.errors import UnknownCustomerError, translated_errors
-from actions.store.models import (
+from cs_common.store.engine import SQLITE_IMMEDIATE, default_url, make_engine
+from cs_common.store.errors import UnknownCustomerError, translated_errors
+from cs_common.store.models import (
     ChannelIdentity,
     Customer,
     HandoffTicket,
@@ -44,7 +44,7 @@ from actions.store.models import (
     SmsOptOut,
     utcnow,
 )
-from actions.store.views import (
+from cs_common.store.views import (
     OPEN_ORDER_STATUSES,
     CancelResult,
     CodeWithheld,

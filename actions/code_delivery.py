@@ -35,7 +35,7 @@ from twilio.rest import Client
 from cs_common.senders import DEFAULT_LANGUAGE
 from cs_common.store.engine import data_dir
 from cs_common.store.models import utcnow
-from cs_common.store.repository import LINK_CODE_TTL
+from cs_common.store.identities import LINK_CODE_TTL
 from cs_common.store.views import Contact, ContactKind
 from cs_common.variations import variation_language
 

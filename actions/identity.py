@@ -26,7 +26,8 @@ from actions.code_delivery import DeliveryConfigError, masked, shared_delivery
 from actions.common import StoreAction, channel_of, in_thread, language_of, shared_store
 from cs_common.senders import GUEST_CHANNEL
 from cs_common.store.errors import StoreError
-from cs_common.store.repository import LINK_CODE_WINDOW, Store
+from cs_common.store.identities import LINK_CODE_WINDOW
+from cs_common.store.repository import Store
 from cs_common.store.views import (
     CodeWithheld,
     Contact,

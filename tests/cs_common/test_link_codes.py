@@ -17,34 +17,19 @@ from bot.tracker_store import RedactingTrackerStore
 from cs_common.store import Store
 from cs_common.store.engine import make_engine
 from cs_common.store.models import LinkCode, utcnow
-from cs_common.store.repository import (
+from cs_common.store.identities import (
     LINK_CODE_MAX_ATTEMPTS,
     LINK_CODE_TARGET_WINDOW,
     LINK_CODES_PER_SENDER,
     LINK_CODES_PER_TARGET,
 )
-from cs_common.store.seed import reset
-from cs_common.store.views import (
-    CodeWithheld,
-    Contact,
-    ContactKind,
-    LinkRequestResult,
-    LinkVerifyResult,
-)
-from tests.cs_common.test_store import TODAY, customer_id, in_parallel
+from cs_common.store.views import CodeWithheld, Contact, ContactKind, LinkRequestResult, LinkVerifyResult
+from tests.cs_common.helpers import customer_id, in_parallel
 from tests.conftest import REPO
 
 MARIAS_EMAIL = Contact(ContactKind.EMAIL, "maria.garcia@example.com")
 MARIAS_PHONE = Contact(ContactKind.PHONE, "+34612345678")
 NOBODYS_EMAIL = Contact(ContactKind.EMAIL, "nobody@example.com")
-
-
-@pytest.fixture
-def seeded(store_url: str) -> Iterator[Store]:
-    reset(store_url, TODAY)
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def wrong(code: str) -> str:

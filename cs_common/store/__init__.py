@@ -1,4 +1,4 @@
-"""The bot's one home for database access: `Store` for actions.
+"""The bot's one home for database access: `Store` for the actions and the channels.
 
 Deploys migrate first with `python -m cs_common.store.migrate` (or `migrate.upgrade(url)`);
 demos reset with `python -m cs_common.store.seed`.

@@ -1,8 +1,5 @@
-"""The bot's custom actions; `rasa run actions` imports this package first.
+"""The bot's custom actions, run by the action server (`python -m actions.server`, rasa-sdk).
 
-Log lines of the action server pass the same PII redaction as Rasa's (`pii.yml`, bot/pii.py).
+Importing this package runs nothing: the log redaction of the action server is installed by
+its entry point (actions/server.py), and no module here imports Rasa.
 """
-
-from bot.pii import PiiRules, Redactor, install_log_redaction
-
-install_log_redaction(Redactor(PiiRules.from_file()))

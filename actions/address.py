@@ -13,8 +13,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import StoreAction, current_customer, in_thread
 from actions.orders import resolve_or_ask
-from actions.store.repository import Store
-from actions.store.views import OrderStatus
+from cs_common.store.repository import Store
+from cs_common.store.views import OrderStatus
 
 MAX_ADDRESS_CHARS = 200
 _CJK = re.compile(r"[\u3400-\u9fff]")

@@ -1,8 +1,9 @@
 """Sends one-time link codes to the email address or phone number on file.
 
-Email goes through SMTP when `CS_SMTP_URL` is set, SMS through Twilio's REST API when
-`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `CS_SMS_FROM` are set. Whatever is not
-configured (the demo) is written to the outbox folder instead (`CS_OUTBOX_DIR`, else
+Email goes through SMTP when `CS_SMTP_URL` is set, SMS through Twilio's REST API when the
+SMS channel's credentials.yml section has `account_sid`, `auth_token` and `twilio_number`, or
+`TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `CS_SMS_FROM` are set (cs_common/twilio_account.py).
+Whatever is not configured (the demo) is written to the outbox folder instead (`CS_OUTBOX_DIR`, else
 `var/outbox/`), one file per message, for a demo user to open. The code itself is never
 logged, and log lines name the destination only masked.
 
@@ -25,28 +26,25 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol, Set, Text
+from typing import Dict, Optional, Protocol, Set, Text
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
-from actions.common import DEFAULT_LANGUAGE
-from actions.store.engine import data_dir
-from actions.store.models import utcnow
-from actions.store.repository import LINK_CODE_TTL
-from actions.store.views import Contact, ContactKind
-from cs_transformer.variations import variation_language
+from cs_common.senders import DEFAULT_LANGUAGE
+from cs_common.store.engine import data_dir
+from cs_common.store.models import utcnow
+from cs_common.store.identities import LINK_CODE_TTL
+from cs_common.store.views import Contact, ContactKind
+from cs_common.twilio_account import SMS_SECTION, CredentialsError, TwilioAccount
+from cs_common.variations import texts_by_language
 
 logger = logging.getLogger(__name__)
 
 SMTP_URL_ENV = "CS_SMTP_URL"
 SMTP_FROM_ENV = "CS_SMTP_FROM"
-SMS_FROM_ENV = "CS_SMS_FROM"
-TWILIO_SID_ENV = "TWILIO_ACCOUNT_SID"
-TWILIO_TOKEN_ENV = "TWILIO_AUTH_TOKEN"
-TWILIO_API_URL_ENV = "CS_TWILIO_API_URL"
 OUTBOX_DIR_ENV = "CS_OUTBOX_DIR"
 DEFAULT_SMTP_FROM = "Nordhaven support <no-reply@nordhaven.example>"
 SMTP_TIMEOUT_S = 15
@@ -87,16 +85,12 @@ class CodeTexts:
         missing = [name for name in (SUBJECT_RESPONSE, MESSAGE_RESPONSE) if not responses.get(name)]
         if missing:
             raise DeliveryConfigError(f"{path} has no {' or '.join(missing)}: add the response(s), one variation per bot language.")
-        return cls(_by_language(responses[SUBJECT_RESPONSE]), _by_language(responses[MESSAGE_RESPONSE]))
+        return cls(*(texts_by_language(responses[name], DEFAULT_LANGUAGE) for name in (SUBJECT_RESPONSE, MESSAGE_RESPONSE)))
 
     def message(self, contact: Contact, code: Text, language: Text) -> CodeMessage:
         """The message for `contact` in `language` (the default language when there is none)."""
         body = self.messages.get(language, self.messages[DEFAULT_LANGUAGE]).format(code=code, minutes=_MINUTES)
         return CodeMessage(contact.value, self.subjects.get(language, self.subjects[DEFAULT_LANGUAGE]), body)
-
-
-def _by_language(variations: List[Dict[Text, Any]]) -> Dict[Text, Text]:
-    return {variation_language(variation, DEFAULT_LANGUAGE): variation["text"] for variation in variations}
 
 
 def masked(contact: Contact) -> Text:
@@ -232,14 +226,16 @@ def _email_sender() -> Optional[SmtpSender]:
 
 
 def _sms_sender() -> Optional[TwilioSmsSender]:
-    names = (TWILIO_SID_ENV, TWILIO_TOKEN_ENV, SMS_FROM_ENV)
-    values = [os.environ.get(name) for name in names]
-    if not any(values[0::2]):  # the auth token alone serves the SMS channel's signature check
+    try:
+        account = TwilioAccount.for_sms()
+    except CredentialsError as error:
+        raise DeliveryConfigError(str(error)) from None
+    if not (account.account_sid or account.twilio_number):  # the auth token alone serves the SMS channel's signature check
         return None
-    missing = [name for name, value in zip(names, values) if not value]
-    if missing:
+    if account.missing():
         raise DeliveryConfigError(
-            f"Sending link codes by SMS needs {', '.join(names)} (missing: {', '.join(missing)}); "
-            "set them, or unset them all to write the codes to the outbox."
+            f"Sending link codes by SMS needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, CS_SMS_FROM (missing: {', '.join(account.missing())}); "
+            f"set them (or account_sid, auth_token, twilio_number under {SMS_SECTION} in credentials.yml), "
+            "or unset them all to write the codes to the outbox."
         )
-    return TwilioSmsSender(*values, os.environ.get(TWILIO_API_URL_ENV))
+    return TwilioSmsSender(account.account_sid, account.auth_token, account.twilio_number, account.api_base_url)

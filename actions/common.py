@@ -19,19 +19,14 @@ from babel.numbers import format_currency
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.store.errors import StoreError, StoreUnavailableError
-from actions.store.repository import Store
-from actions.store.views import CustomerView
+from cs_common.senders import DEFAULT_LANGUAGE, GUEST_CHANNEL, sender_channel
+from cs_common.store.errors import StoreError, StoreUnavailableError
+from cs_common.store.repository import Store
+from cs_common.store.views import CustomerView
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_LANGUAGE = "en"
-# Channels whose sender ids the channel itself authenticated (a session the server issued, a
-# signed Slack event, a signed Twilio request); only these can be linked to a customer.
-IDENTIFYING_CHANNELS = frozenset({"web", "slack", "sms", "whatsapp"})
-# REST senders (and any sender id we did not namespace) are always guests.
-GUEST_CHANNEL = "rest"
 
 
 @lru_cache(maxsize=1)
@@ -52,12 +47,6 @@ def channel_of(tracker: Tracker) -> Text:
     HTTP API take it from the request body. A sender id without a known prefix is a guest's.
     """
     return sender_channel(tracker.sender_id)
-
-
-def sender_channel(sender_id: Text) -> Text:
-    """`channel_of` for a bare sender id (Rasa's side has no rasa-sdk `Tracker`)."""
-    prefix = sender_id.split(":", 1)[0] if ":" in sender_id else ""
-    return prefix if prefix in IDENTIFYING_CHANNELS else GUEST_CHANNEL
 
 
 def language_of(tracker: Tracker) -> Text:

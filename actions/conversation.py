@@ -9,8 +9,8 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreAction, channel_of, current_customer, in_thread, language_of
-from actions.store.repository import Store
-from cs_transformer.plurals import format_count, plural_response
+from cs_common.plurals import format_count, plural_response
+from cs_common.store.repository import Store
 
 TRANSCRIPT_TURNS = 30
 

@@ -13,7 +13,6 @@ and the `otp_code` entity, so what is persisted holds a placeholder.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
@@ -23,10 +22,13 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.code_delivery import DeliveryConfigError, masked, shared_delivery
-from actions.common import GUEST_CHANNEL, StoreAction, channel_of, in_thread, language_of, shared_store
-from actions.store.errors import StoreError
-from actions.store.repository import LINK_CODE_WINDOW, Store
-from actions.store.views import (
+from actions.common import StoreAction, channel_of, in_thread, language_of, shared_store
+from cs_common.pii import digits_of
+from cs_common.senders import GUEST_CHANNEL
+from cs_common.store.errors import StoreError
+from cs_common.store.identities import LINK_CODE_WINDOW
+from cs_common.store.repository import Store
+from cs_common.store.views import (
     CodeWithheld,
     Contact,
     ContactKind,
@@ -49,14 +51,9 @@ VERIFY_RESPONSES = {
 }
 
 
-def digits(text: Text) -> Text:
-    """ASCII digits of `text`, whatever script they were typed in (٤٨٢٩١٣ → 482913)."""
-    return "".join(str(unicodedata.digit(char)) for char in text if char.isdigit())
-
-
 def phone_number(text: Text) -> Text:
     """+ and digits (E.164, as numbers are stored); 00 is the international prefix too."""
-    number = digits(text)
+    number = digits_of(text)
     if not text.lstrip().startswith("+") and number.startswith("00"):
         number = number[2:]
     return f"+{number}"
@@ -118,7 +115,7 @@ async def check_code(
 
     Returns the outcome and the slots to set: once linked, the customer's saved language.
     """
-    code = digits(typed)
+    code = digits_of(typed)
     verification = (
         await in_thread(store.verify_link_code, channel_of(tracker), tracker.sender_id, code)
         if code

@@ -11,7 +11,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreAction, current_customer, in_thread, language_of
-from actions.store.repository import Store
+from cs_common.store.repository import Store
 
 LANGUAGE_NAMES_FILE = Path(__file__).with_name("language_names.yml")
 

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.address import ActionPrepareAddressChange
 from actions.common import StoreAction
 from actions.orders import ActionCancelOrder, ActionOrderStatus, ActionRefundStatus
-from actions.store.repository import Store
+from cs_common.store.repository import Store
 
 # pending_task slot value → the action that asked for the number.
 TASKS: Dict[Text, Type[StoreAction]] = {

@@ -23,7 +23,6 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    GUEST_CHANNEL,
     StoreAction,
     channel_of,
     current_customer,
@@ -33,8 +32,9 @@ from actions.common import (
     localized_money,
 )
 from actions.identity import contact_in
-from actions.store.repository import Store
-from actions.store.views import CancelResult, Contact, OrderStatus, OrderView
+from cs_common.senders import GUEST_CHANNEL
+from cs_common.store.repository import Store
+from cs_common.store.views import CancelResult, Contact, OrderStatus, OrderView
 
 STATUS_RESPONSES = {
     OrderStatus.PROCESSING: "utter_order_status_processing",

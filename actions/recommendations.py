@@ -10,8 +10,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import StoreAction, current_customer, in_thread
-from actions.store.repository import Store
-from actions.store.views import ProductView, Purchase
+from cs_common.store.repository import Store
+from cs_common.store.views import ProductView, Purchase
 
 CANDIDATES = 50
 POPULAR_SHOWN = 3

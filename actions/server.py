@@ -4,7 +4,8 @@ rasa-sdk runs any action for any tracker posted to it and has no authentication 
 This entry point (`python -m actions.server`, same options as `rasa run actions`, plus
 `--host`) refuses every request but `GET /health` unless it carries
 `Authorization: Bearer <CS_ACTION_SERVER_TOKEN>`, which Rasa's `action_endpoint` sends from
-the `headers:` in endpoints.yml. It binds `CS_ACTION_SERVER_HOST` (default 127.0.0.1).
+the `headers:` in endpoints.yml, and redacts personal data from its logs (pii.yml,
+cs_common/pii.py). It binds `CS_ACTION_SERVER_HOST` (default 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from rasa_sdk.plugin import plugin_manager
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from cs_common.pii import PiiRules, Redactor, install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +75,21 @@ def argument_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serving_app(args: argparse.Namespace) -> Sanic:
+    """The app `main` runs: closed, with rasa-sdk's plugins, its log lines redacted."""
+    app = closed_app(args.actions, token_from_env())
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    # After Sanic built its log handlers (creating the app does), so every handler gets the filter.
+    install_log_redaction(Redactor(PiiRules.from_file()))
+    return app
+
+
 def main(argv: Optional[List[Text]] = None) -> None:
     args = argument_parser().parse_args(argv)
     utils.configure_colored_logging(args.loglevel)
     utils.configure_file_logging(logging.getLogger(APPLICATION_ROOT_LOGGER_NAME), args.log_file, args.loglevel, args.logging_config_file)
     utils.update_sanic_log_level()
-    app = closed_app(args.actions, token_from_env())
-    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    app = serving_app(args)
     logger.info("Action server on http://%s:%s (requests need %s)", args.host, args.port, TOKEN_ENV)
     app.run(args.host, args.port, workers=utils.number_of_sanic_workers())
 

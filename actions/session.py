@@ -16,7 +16,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import current_customer, in_thread, shared_store
-from actions.store.errors import StoreError
+from cs_common.store.errors import StoreError
 
 logger = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.store import Store, StoreError, TicketView
 from bot.delivery import deliver, pushed_message
 from bot.handoff import resume_conversation
 from bot.http_limits import limit_server
 from bot.validation import InvalidInput, clean_text, json_object, parse_json
+from cs_common.store import Store, StoreError, TicketView
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from rasa.core.agent import Agent
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ConversationResumed, Event
 
-from actions.store import Store, StoreError
+from cs_common.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Optional, Sequence, Text
 from rasa.shared.core.events import ActionExecuted, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from actions.common import GUEST_CHANNEL, sender_channel
-from actions.store import Store, StoreError
+from cs_common.senders import GUEST_CHANNEL, sender_channel
+from cs_common.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.store import Store
 from bot.handoff import held_by_agent
 from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.http_limits import limit_server
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
+from cs_common.store import Store
 
 REST_TOKEN_ENV = "CS_REST_TOKEN"
 

@@ -38,12 +38,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from actions.store import Store
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
 from bot.http_limits import limit_server
 from bot.ordering import InArrivalOrder
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
+from cs_common.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -54,15 +54,16 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from actions.common import DEFAULT_LANGUAGE
-from actions.store import Store, StoreError
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
 from bot.http_limits import limit_server
 from bot.ordering import InArrivalOrder
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
-from cs_transformer.lint import variation_language
+from cs_common.senders import DEFAULT_LANGUAGE
+from cs_common.store import Store, StoreError
+from cs_common.twilio_account import SMS_SECTION
+from cs_common.variations import texts_by_language
 
 logger = logging.getLogger(__name__)
 # twilio's HTTP client logs every request at INFO, ten lines an SMS; its warnings are enough.
@@ -174,7 +175,7 @@ class TwilioSettings:
 class SmsSettings(TwilioSettings):
     """The `bot.sms.TwilioSmsInput:` section of credentials.yml."""
 
-    SECTION = "bot.sms.TwilioSmsInput"
+    SECTION = SMS_SECTION  # the action server reads it too, for SMS link codes
     WEBHOOK = "/webhooks/sms/webhook"
 
     reply_mode: Text = "twiml"
@@ -212,16 +213,12 @@ class KeywordTexts:
         missing = [name for name in names if not responses.get(name)]
         if missing:
             raise SmsConfigError(f"{path} has no {' or '.join(missing)}: add the response(s), one variation per bot language.")
-        return cls(*(_by_language(responses[name]) for name in names))
+        return cls(*(texts_by_language(responses[name], DEFAULT_LANGUAGE) for name in names))
 
     @staticmethod
     def in_language(texts: Dict[Text, Text], language: Optional[Text]) -> Text:
         """The text in `language`, else in the default language (the linter reports the gap)."""
         return texts.get(language or DEFAULT_LANGUAGE) or texts[DEFAULT_LANGUAGE]
-
-
-def _by_language(variations: List[Dict[Text, Any]]) -> Dict[Text, Text]:
-    return {variation_language(variation, DEFAULT_LANGUAGE): variation["text"] for variation in variations}
 
 
 @lru_cache(maxsize=1)

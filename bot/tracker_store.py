@@ -1,7 +1,7 @@
 """A tracker store that persists conversations without personal data.
 
 `RedactingTrackerStore` wraps one of Rasa's own stores (memory, sql, redis, …) and redacts
-each tracker's events with `bot/pii.py` on `save`, just before they are serialised. Rasa
+each tracker's events with `cs_common/pii.py` on `save`, just before they are serialised. Rasa
 holds the lock of a conversation while it handles a message, on the tracker it retrieved
 plus the new events; that in-process tracker keeps the real values, so the actions of the
 current turn see the email, phone or address they were given (e.g. the address form fills
@@ -47,7 +47,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.history import InteractionHistory
-from bot.pii import PiiRules, Redactor, install_log_redaction
+from cs_common.pii import PiiRules, Redactor, install_log_redaction
 
 logger = logging.getLogger(__name__)
 

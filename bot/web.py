@@ -33,16 +33,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.store import Store, StoreError
 from bot.delivery import parse_cursor, updates
 from bot.handoff import held_by_agent, leave_ticket, resume_conversation
-from bot.http_limits import limit_server, refuse_unless_json, with_security_headers
 from bot.hosts import allowed_hosts, refuse_foreign_host
+from bot.http_limits import limit_server, refuse_unless_json, with_security_headers
 from bot.page_locales import PageLocales
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
-from actions.store.seed import demo_sender
 from bot.web_session import COOKIE, InvalidSession, Sessions, new_guest_sender
-from cs_transformer.variations import LANGUAGE_SLOT
+from cs_common.store import Store, StoreError
+from cs_common.store.seed import demo_sender
+from cs_common.variations import LANGUAGE_SLOT
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The session is a JWT (PyJWT, HS256) whose subject is the conversation's sender id,
 `web:<random>` for a guest or a seeded demo customer's `web:demo-<name>` (bot/web.py's demo
-sign-in, actions/store/seed.py). The browser cannot choose it, read it (HttpOnly) or send it from another site
+sign-in, cs_common/store/seed.py). The browser cannot choose it, read it (HttpOnly) or send it from another site
 (SameSite=Strict); a forged, tampered or expired one fails `sender_of` and is never accepted.
 """
 

@@ -32,10 +32,10 @@ from typing import Any, Awaitable, Callable, Dict, List, Text
 
 from rasa.core.channels.channel import UserMessage
 
-from actions.store import Store
 from bot.dedup import TtlCache
 from bot.sms import Deliver, Inbound, Payloads, SmsConfigError, SmsOutput, TwilioSettings, TwilioSmsInput
 from bot.sms_text import split_to_length
+from cs_common.store import Store
 
 logger = logging.getLogger(__name__)
 

@@ -48,9 +48,9 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.utils.io import read_yaml_file
 
+from cs_common.plurals import OTHER, languages_needing, plural_categories, split_plural
+from cs_common.variations import LANGUAGE_SLOT, variation_language
 from cs_transformer.languages import LEXICON_FILE, SCRIPT_LANGUAGES, LanguageGuess, LanguageIdentifier, script_profile
-from cs_transformer.plurals import OTHER, languages_needing, plural_categories, split_plural
-from cs_transformer.variations import LANGUAGE_SLOT, variation_language
 
 ERROR = "error"
 WARNING = "warning"
@@ -251,7 +251,7 @@ def load_examples(
 def check_response_variations(bot: Bot) -> List[Issue]:
     """A response without a variation in some language falls back to the default language.
 
-    A plural form (`<base>_<category>` beside `<base>_other`, cs_transformer/plurals.py) is
+    A plural form (`<base>_<category>` beside `<base>_other`, cs_common/plurals.py) is
     needed only in the languages with that category, and in each of those it must exist.
     """
     issues = []
@@ -274,7 +274,7 @@ def check_response_variations(bot: Bot) -> List[Issue]:
                     issues.append(
                         Issue("missing-response-variation", language, "response", name, None,
                               f"{language} has a '{category}' plural form: add the response {name} "
-                              f"with a {language} variation (see cs_transformer/plurals.py)")
+                              f"with a {language} variation (see cs_common/plurals.py)")
                     )
     return issues
 

@@ -5,7 +5,7 @@ of them (`dispatcher.utter_message(response="utter_order_not_found")`) and forms
 slots with `utter_ask_<slot>`, and Rasa 3.6 has no way to declare that. This runs `rasa data
 validate` and drops exactly the warnings whose response is sent that way: its name is a string
 literal in the code (`--code`, default `actions/` and `bot/`), or a plural form of one
-(`utter_open_orders_few` of "utter_open_orders", cs_transformer/plurals.py), or the question of
+(`utter_open_orders_few` of "utter_open_orders", cs_common/plurals.py), or the question of
 a form's required slot in `--domain`. Every other line, warning and exit status is Rasa's:
 
     python -m cs_transformer.validate [--code actions bot] [--domain domain.yml] [-- rasa data validate options]
@@ -22,7 +22,7 @@ from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-from cs_transformer.plurals import split_plural
+from cs_common.plurals import split_plural
 
 UNUSED_UTTERANCE = re.compile(r"UserWarning: The utterance '(utter_\w+)' is not used in any story or rule\.")
 RESPONSE_LITERAL = re.compile(r"""["'](utter_\w+)["']""")

@@ -27,7 +27,7 @@ elif [[ -n ${CS_RASA_JWT_SECRET:-} ]]; then
   api=(--enable-api --jwt-secret "$CS_RASA_JWT_SECRET" --jwt-method HS256) api_state="on, JWT (HS256) signed with \$CS_RASA_JWT_SECRET"
 fi
 
-"$bin/python" -m actions.store.seed --if-empty
+"$bin/python" -m cs_common.store.seed --if-empty
 
 "$bin/python" -m actions.server --port 5055 &
 actions_pid=$!
@@ -41,7 +41,7 @@ cat <<MSG
 MSG
 if [[ $CS_DEMO_SIGN_IN == 1 ]]; then
   echo "  - demo sign-in:   (CS_DEMO_SIGN_IN=1: anyone who can reach the bot can use these)"
-  "$bin/python" -c 'from actions.store.seed import CUSTOMERS
+  "$bin/python" -c 'from cs_common.store.seed import CUSTOMERS
 for demo in CUSTOMERS:
     print(f"                    '"$web"'demo/{demo.demo_name}  ({demo.name}, {demo.language})")'
 fi

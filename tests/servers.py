@@ -84,7 +84,7 @@ def action_server_command(port: int) -> List[str]:
 
 def seeded_store(tmp: Path) -> str:
     """A fresh SQLite store in `tmp` holding the demo customers; returns its URL."""
-    from actions.store.seed import reset
+    from cs_common.store.seed import reset
 
     store_url = f"sqlite:///{tmp / 'store.db'}"
     reset(store_url)

@@ -15,11 +15,11 @@ from typing import Iterator, List, NamedTuple, Optional, Tuple
 import pytest
 from sqlalchemy import update
 
-from actions.store import Store
-from actions.store.engine import make_engine
-from actions.store.models import LinkCode, utcnow
+from cs_common.store import Store
+from cs_common.store.engine import make_engine
+from cs_common.store.models import LinkCode, utcnow
 from tests.actions.test_code_delivery import wait_for
-from tests.actions.test_link_codes import stored_texts
+from tests.cs_common.test_link_codes import stored_texts
 from tests.client import WebChat
 from tests.responses import identify
 from tests.servers import running_bot, seeded_store

@@ -12,7 +12,7 @@ import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.utils.io import read_yaml_file
 
-from cs_transformer.plurals import languages_needing
+from cs_common.plurals import languages_needing
 from tests.conftest import BOT_LANGUAGES, REPO
 
 MIN_EXAMPLES_PER_LANGUAGE = 10
@@ -38,7 +38,7 @@ def test_rasa_data_validate_is_clean() -> None:
 
 def test_every_response_has_a_variation_for_every_language() -> None:
     responses = read_yaml_file(REPO / "domain.yml")["responses"]
-    # A plural form other than `_other` only in the languages that have it (cs_transformer/plurals.py).
+    # A plural form other than `_other` only in the languages that have it (cs_common/plurals.py).
     missing = {
         name: sorted(set(languages_needing(name, responses, BOT_LANGUAGES)) - {language_of_variation(v) for v in variations})
         for name, variations in responses.items()

@@ -16,8 +16,8 @@ from typing import Dict, Iterator, List
 import pytest
 import requests
 
-from actions.store import Store
 from bot.sms import sms_sender
+from cs_common.store import Store
 from tests.bot.test_sms import AUTH_TOKEN, new_phone, sms
 from tests.client import WebChat, rest, tracker
 from tests.responses import identify
@@ -37,7 +37,7 @@ bot.agent.AgentInput:
 
 @pytest.fixture(scope="module")
 def bot_files(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
-    from actions.store.seed import reset
+    from cs_common.store.seed import reset
 
     tmp = tmp_path_factory.mktemp("handoff")
     reset(f"sqlite:///{tmp / 'store.db'}")

@@ -20,8 +20,8 @@ import requests
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from actions.store import Store
 from bot.sms import sms_sender
+from cs_common.store import Store
 from tests.bot.stand_in import StandIn, running_stand_in
 from tests.bot.test_slack import POST_MESSAGE, SIGNING_SECRET, TEAM, TOKEN, USER_INFO, USERS_INFO, message_event, send
 from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, BOT_NUMBER, MESSAGES_PATH, new_phone, sms

@@ -1,7 +1,7 @@
 """Orders end to end (issue 19): which order, a guest's look-up, order numbers in any phrasing.
 
 A real `rasa run` with the trained model and the action server on 127.0.0.1, the seeded store
-(actions/store/seed.py: Maria has 10001 processing, 10002 shipped, 10003 delivered; Fatima
+(cs_common/store/seed.py: Maria has 10001 processing, 10002 shipped, 10003 delivered; Fatima
 50001 processing, 50002 shipped; Carlos only 70001 open), and the RedactingTrackerStore, which
 must never keep the email a guest typed although the look-up used it.
 """
@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
 
-from tests.actions.test_link_codes import stored_texts
+from tests.cs_common.test_link_codes import stored_texts
 from tests.client import DEMO_SIGN_IN, WebChat, rest
 from tests.responses import identify
 from tests.servers import running_bot, seeded_store

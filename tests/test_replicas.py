@@ -38,7 +38,7 @@ MESSAGES = {
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory, postgres_server: str, redis_server: str) -> Iterator[List[str]]:
-    from actions.store.seed import reset
+    from cs_common.store.seed import reset
 
     tmp = tmp_path_factory.mktemp("replicas")
     with fresh_schema(postgres_server) as store_url, fresh_database(postgres_server) as tracker_url:

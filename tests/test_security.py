@@ -16,10 +16,10 @@ import jwt
 import pytest
 import requests
 
-from actions.store import OrderStatus, Store
-from actions.store.seed import demo_sender, reset
 from bot.sms import sms_sender
 from bot.web_session import ALGORITHM, COOKIE
+from cs_common.store import OrderStatus, Store
+from cs_common.store.seed import demo_sender, reset
 from tests.bot.test_sms import AUTH_TOKEN, MARIAS_PHONE, sms
 from tests.client import WebChat, rest, tracker
 from tests.responses import identify

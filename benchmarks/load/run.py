@@ -298,7 +298,7 @@ def parse_rate(bot: Bot, texts: Path, seconds: int) -> float:
 
 def seeded_store(work: Path, root: Path) -> str:
     url = f"sqlite:///{work / 'store.db'}"
-    subprocess.run([str(BIN / "python"), "-m", "actions.store.seed"], cwd=root, env=server_env(url, root=root),
+    subprocess.run([str(BIN / "python"), "-m", "cs_common.store.seed"], cwd=root, env=server_env(url, root=root),
                    check=True)
     return url
 

@@ -19,8 +19,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
-from actions.store.repository import Store
-from actions.store.seed import demo_sender, reset
+from cs_common.store.repository import Store
+from cs_common.store.seed import demo_sender, reset
 from tests.conftest import REPO
 from tests.servers import ACTION_SERVER_TOKEN, action_server_command, free_port, process, server_env, wait_until_up
 

@@ -29,10 +29,11 @@ from actions.code_delivery import (
     DeliveryError,
     masked,
 )
-from actions.identity import digits, phone_number
-from actions.store import Store
-from actions.store.seed import reset
-from actions.store.views import Contact, ContactKind
+from actions.identity import phone_number
+from cs_common.pii import digits_of
+from cs_common.store import Store
+from cs_common.store.seed import reset
+from cs_common.store.views import Contact, ContactKind
 from tests.actions.test_action_server import ActionServer, run_action_server
 from tests.bot.stand_in import running_stand_in
 
@@ -81,9 +82,10 @@ def smtp_server() -> Iterator[RecordingSmtpServer]:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No real delivery configured; the outbox in a temporary folder."""
+    """No real delivery configured (no credentials.yml either); the outbox in a temporary folder."""
     for name in DELIVERY_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CS_CREDENTIALS_FILE", str(tmp_path / "no-credentials.yml"))
     monkeypatch.setenv("CS_OUTBOX_DIR", str(tmp_path / "outbox"))
     return monkeypatch
 
@@ -137,6 +139,32 @@ def test_sms_goes_through_twilios_messages_api_when_configured(env: pytest.Monke
     assert form["To"] == ["+34612345678"] and form["From"] == ["+15017122661"]
     assert "550219" in form["Body"][0] and form["Body"][0].startswith("Quelqu'un a demandé à relier une conversation")
     assert sent.headers["authorization"].startswith("Basic ")
+
+
+def test_sms_codes_use_the_sms_channels_credentials_section(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    messages_path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    with running_stand_in({messages_path: {"sid": "SM" + "2" * 32, "status": "queued"}}) as twilio:
+        credentials = tmp_path / "credentials.yml"
+        credentials.write_text(
+            f"bot.sms.TwilioSmsInput:\n  auth_token: ${{TWILIO_AUTH_TOKEN}}\n  account_sid: {ACCOUNT_SID}\n"
+            f"  twilio_number: \"+15017122661\"\n  reply_mode: rest\n  api_base_url: {twilio.url}\n",
+            encoding="utf-8",
+        )
+        env.setenv("CS_CREDENTIALS_FILE", str(credentials))
+        env.setenv("TWILIO_AUTH_TOKEN", "secret-token")
+        delivery = CodeDelivery.from_env()
+        assert delivery.outbox_for(ContactKind.PHONE) is None
+        delivery.send(PHONE, "550219", "en")
+        [sent] = twilio.received(lambda request: request.path == messages_path)
+    assert sent.form()["From"] == ["+15017122661"] and "550219" in sent.form()["Body"][0]
+
+
+def test_an_unset_variable_in_the_credentials_section_names_it(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials.yml"
+    credentials.write_text("bot.sms.TwilioSmsInput:\n  account_sid: ${TWILIO_ACCOUNT_SID}\n", encoding="utf-8")
+    env.setenv("CS_CREDENTIALS_FILE", str(credentials))
+    with pytest.raises(DeliveryConfigError, match="account_sid uses TWILIO_ACCOUNT_SID"):
+        CodeDelivery.from_env()
 
 
 def test_the_auth_token_alone_leaves_sms_codes_in_the_outbox(env: pytest.MonkeyPatch) -> None:
@@ -227,7 +255,7 @@ def test_phone_numbers_are_normalised_as_stored(typed: str, number: str) -> None
 
 
 def test_codes_typed_in_arabic_indic_digits_are_read() -> None:
-    assert digits("١٩٠٥٧٢") == "190572"
+    assert digits_of("١٩٠٥٧٢") == "190572"
 
 
 # -- through the real action server (`rasa run actions`): email by SMTP, SMS to the outbox --

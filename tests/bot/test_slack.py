@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from actions.store.seed import demo_sender
+from cs_common.store.seed import demo_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
 from tests.client import tracker
 from tests.responses import identify
@@ -57,8 +57,8 @@ def slack_api() -> Iterator[StandIn]:
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory, slack_api: StandIn) -> Iterator[str]:
-    from actions.store.repository import Store
-    from actions.store.seed import reset
+    from cs_common.store.repository import Store
+    from cs_common.store.seed import reset
 
     tmp = tmp_path_factory.mktemp("slack")
     store_url = f"sqlite:///{tmp / 'store.db'}"

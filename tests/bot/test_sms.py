@@ -17,9 +17,9 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from actions.store import OrderStatus, Store
-from actions.store.seed import demo_sender
 from bot.sms import SmsConfigError, SmsSettings, TwilioSmsInput, keyword_of, language_hint, sms_sender
+from cs_common.store import OrderStatus, Store
+from cs_common.store.seed import demo_sender
 from tests.bot.stand_in import StandIn, running_stand_in
 from tests.client import tracker
 from tests.responses import identify
@@ -65,7 +65,7 @@ def twilio_api() -> Iterator[StandIn]:
 
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from actions.store.seed import reset
+    from cs_common.store.seed import reset
 
     url = f"sqlite:///{tmp_path_factory.mktemp('sms-store') / 'store.db'}"
     reset(url)

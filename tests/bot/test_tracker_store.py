@@ -162,8 +162,8 @@ def test_a_long_message_is_redacted(tmp_path: Path) -> None:
 def test_the_save_appends_the_handled_messages_of_a_known_customer_to_their_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from actions.store import Store
-    from actions.store.seed import demo_sender, reset
+    from cs_common.store import Store
+    from cs_common.store.seed import demo_sender, reset
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     reset(url)

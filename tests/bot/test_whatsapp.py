@@ -11,10 +11,10 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from actions.store import OrderStatus, Store
-from actions.store.seed import demo_sender
 from bot.sms import SmsConfigError
 from bot.whatsapp import SERVICE_WINDOW_S, ServiceWindows, WhatsAppSettings, whatsapp_sender
+from cs_common.store import OrderStatus, Store
+from cs_common.store.seed import demo_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
 from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, MARIAS_PHONE, MESSAGES_PATH, new_phone, post_signed
 from tests.client import rest, tracker
@@ -44,7 +44,7 @@ def twilio_api() -> Iterator[StandIn]:
 
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from actions.store.seed import reset
+    from cs_common.store.seed import reset
 
     url = f"sqlite:///{tmp_path_factory.mktemp('whatsapp-store') / 'store.db'}"
     reset(url)

@@ -1,4 +1,4 @@
-"""Deterministic demo data: `python -m actions.store.seed [--url URL] [--today YYYY-MM-DD]`.
+"""Deterministic demo data: `python -m cs_common.store.seed [--url URL] [--today YYYY-MM-DD]`.
 
 Resets the store (drops its tables, migrates, seeds). Every date is fixed relative to the
 reference day, so "shipped two days ago" stays true whenever the demo runs, and the same
@@ -18,10 +18,10 @@ from sqlalchemy import MetaData, Table, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from actions.store.engine import default_url, make_engine
-from actions.store.errors import StoreError, translated_errors
-from actions.store.migrate import VERSION_TABLE, current_revision, upgrade
-from actions.store.models import (
+from cs_common.store.engine import default_url, make_engine
+from cs_common.store.errors import StoreError, translated_errors
+from cs_common.store.migrate import VERSION_TABLE, current_revision, upgrade
+from cs_common.store.models import (
     Base,
     ChannelIdentity,
     Customer,
@@ -31,7 +31,7 @@ from actions.store.models import (
     Product,
     Refund,
 )
-from actions.store.views import OrderStatus, RefundStatus
+from cs_common.store.views import OrderStatus, RefundStatus
 
 CURRENCY = "EUR"
 REST = "rest"

@@ -3,23 +3,13 @@ transcripts that keep the speaker of every line and hold no personal data."""
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 
-from actions.store import Store
-from actions.store.migrate import upgrade
-from actions.store.views import TicketStatus
+from cs_common.store import Store
+from cs_common.store.views import TicketStatus
 
 SPEAKERS = ("customer: ", "customer (", "bot: ", "agent: ")
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    upgrade(store_url)
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def transcript_of(store: Store, ticket: int) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
 
-from actions.store.views import OrderStatus, RefundStatus, TicketStatus
+from cs_common.store.views import OrderStatus, RefundStatus, TicketStatus
 
 # Named constraints, so later migrations can drop or alter them on every backend.
 NAMING_CONVENTION = {

@@ -8,6 +8,10 @@ from typing import Iterator
 
 import pytest
 
+from cs_common.store import Store
+from cs_common.store.migrate import upgrade
+from cs_common.store.seed import reset
+from tests.cs_common.helpers import TODAY
 from tests.databases import fresh_schema
 
 
@@ -19,3 +23,21 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with fresh_schema(request.getfixturevalue("postgres_server")) as url:
         yield url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated, empty store."""
+    upgrade(store_url)
+    store = Store(store_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def seeded(store_url: str) -> Iterator[Store]:
+    """The demo store, seeded for `TODAY`."""
+    reset(store_url, TODAY)
+    store = Store(store_url)
+    yield store
+    store.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.pii import PiiConfigError, PiiRules, RedactingLogFilter, Redactor, iban_valid, luhn_valid
+from cs_common.pii import PiiConfigError, PiiRules, RedactingLogFilter, Redactor, iban_valid, luhn_valid
 
 redactor = Redactor(PiiRules.from_file())
 

@@ -13,38 +13,23 @@ from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import text, update
 
-from actions.store import Store
-from actions.store.engine import make_engine
-from actions.store.models import LinkCode, utcnow
-from actions.store.repository import (
+from bot.tracker_store import RedactingTrackerStore
+from cs_common.store import Store
+from cs_common.store.engine import make_engine
+from cs_common.store.models import LinkCode, utcnow
+from cs_common.store.identities import (
     LINK_CODE_MAX_ATTEMPTS,
     LINK_CODE_TARGET_WINDOW,
     LINK_CODES_PER_SENDER,
     LINK_CODES_PER_TARGET,
 )
-from actions.store.seed import reset
-from actions.store.views import (
-    CodeWithheld,
-    Contact,
-    ContactKind,
-    LinkRequestResult,
-    LinkVerifyResult,
-)
-from bot.tracker_store import RedactingTrackerStore
-from tests.actions.test_store import TODAY, customer_id, in_parallel
+from cs_common.store.views import CodeWithheld, Contact, ContactKind, LinkRequestResult, LinkVerifyResult
+from tests.cs_common.helpers import customer_id, in_parallel
 from tests.conftest import REPO
 
 MARIAS_EMAIL = Contact(ContactKind.EMAIL, "maria.garcia@example.com")
 MARIAS_PHONE = Contact(ContactKind.PHONE, "+34612345678")
 NOBODYS_EMAIL = Contact(ContactKind.EMAIL, "nobody@example.com")
-
-
-@pytest.fixture
-def seeded(store_url: str) -> Iterator[Store]:
-    reset(store_url, TODAY)
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def wrong(code: str) -> str:

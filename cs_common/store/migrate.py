@@ -1,4 +1,4 @@
-"""Schema migrations, run from code: `upgrade(url)` or `python -m actions.store.migrate`.
+"""Schema migrations, run from code: `upgrade(url)` or `python -m cs_common.store.migrate`.
 
 The alembic Config is built here, not read from an alembic.ini, so the database is chosen
 in one place (`engine.default_url`). To add a revision, copy the newest file in
@@ -14,8 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from actions.store.engine import make_engine
-from actions.store.errors import translated_errors
+from cs_common.store.engine import make_engine
+from cs_common.store.errors import translated_errors
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Our own version table, so another alembic-managed app can share the database.

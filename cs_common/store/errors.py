@@ -29,11 +29,11 @@ class UnknownCustomerError(StoreError, LookupError):
 
 _SQLITE_HINT = (
     "Check CS_STORE_URL (or CS_DATA_DIR) points to a writable SQLite file and that the schema "
-    "is migrated: python -m actions.store.migrate"
+    "is migrated: python -m cs_common.store.migrate"
 )
 _POSTGRES_HINT = (
     "Check CS_STORE_URL, that PostgreSQL is running and accepts connections, and that the "
-    "schema is migrated: python -m actions.store.migrate"
+    "schema is migrated: python -m cs_common.store.migrate"
 )
 
 

@@ -2,9 +2,10 @@
 
 One home for "what counts as personal data", used by the tracker store that persists
 conversations (`bot/tracker_store.py`) and by the log redaction installed in the Rasa and
-action-server processes. Every detector is conservative on numbers: payment cards must pass
-the Luhn check and IBANs the mod-97 check, and a phone number needs a leading `+`/`00` or at
-least `min_phone_digits` digits, so 5-digit order numbers, postcodes, dates and prices stay.
+action-server processes, so it imports neither Rasa nor rasa-sdk. Every detector is
+conservative on numbers: payment cards must pass the Luhn check and IBANs the mod-97 check,
+and a phone number needs a leading `+`/`00` or at least `min_phone_digits` digits, so 5-digit
+order numbers, postcodes, dates and prices stay.
 Arabic-Indic and full-width digits count as digits (customers in ar/zh write them).
 """
 
@@ -17,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Pattern, Text, Tuple
 
-from rasa.shared.exceptions import RasaException
-from rasa.shared.utils.io import read_yaml_file
+import yaml
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parents[1] / "pii.yml"
 DETECTORS = ("iban", "card", "email", "phone")
@@ -41,12 +41,19 @@ _CARD = re.compile(rf"{_NOT_AFTER_ALNUM}{_D}(?:[ \-]?{_D}){{12,18}}{_NOT_BEFORE_
 # An optional + or 00, then digits in groups split by spaces, dashes, dots, slashes or (…).
 _PHONE = re.compile(rf"(?:{_NOT_AFTER_ALNUM}\+|{_NOT_AFTER_ALNUM})\(?{_D}(?:[ \-./()]{{0,2}}{_D}){{6,16}}\)?{_NOT_BEFORE_ALNUM}")
 
-class PiiConfigError(RasaException):
-    """`pii.yml` (or the tracker store's settings) cannot be used; the message names the fix."""
+class PiiConfigError(ValueError):
+    """`pii.yml` (or the tracker store's settings) cannot be used; the message names the fix.
+
+    A plain ValueError, not Rasa's RasaException: the action server imports this module and
+    must not import Rasa.
+    """
 
 
 def digits_of(text: Text) -> Text:
-    """The ASCII digits of `text`, whatever script they were written in."""
+    """The ASCII digits of `text`, whatever script they were written in (٤٨٢٩١٣ → 482913).
+
+    One rule for redaction here and for the phone numbers and codes customers type (actions/identity.py).
+    """
     return "".join(str(unicodedata.digit(char)) for char in text if unicodedata.digit(char, None) is not None)
 
 
@@ -77,7 +84,13 @@ class PiiRules:
         path = Path(path or DEFAULT_RULES_FILE)
         if not path.is_file():
             raise PiiConfigError(f"PII rules file {path} is missing: create it (see the README, 'Privacy') or point `pii_rules` at it.")
-        return cls.from_dict(read_yaml_file(path) or {}, source=str(path))
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise PiiConfigError(f"PII rules file {path} is not valid YAML: fix it ({error}).") from error
+        if not isinstance(values, dict):
+            raise PiiConfigError(f"PII rules file {path} must be a mapping of detectors, slots, entities, min_phone_digits.")
+        return cls.from_dict(values, source=str(path))
 
     @classmethod
     def from_dict(cls, values: Dict[Text, Any], source: Text = "pii.yml") -> "PiiRules":

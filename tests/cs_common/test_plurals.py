@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cs_transformer.plurals import format_count, languages_needing, plural_categories, plural_response, split_plural
+from cs_common.plurals import format_count, languages_needing, plural_categories, plural_response, split_plural
 
 
 @pytest.mark.parametrize(

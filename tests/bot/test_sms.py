@@ -19,7 +19,8 @@ from twilio.request_validator import RequestValidator
 
 from actions.store import OrderStatus, Store
 from actions.store.seed import demo_sender
-from bot.sms import SmsConfigError, SmsSettings, TwilioSmsInput, keyword_of, language_hint, sms_sender
+from bot.sms import SmsSettings, TwilioSmsInput, keyword_of, sms_sender
+from bot.twilio_webhook import TwilioConfigError, language_hint
 from tests.bot.stand_in import StandIn, running_stand_in
 from tests.client import tracker
 from tests.responses import identify
@@ -150,7 +151,7 @@ def user_events(bot: str, phone: str) -> List[dict]:
     ],
 )
 def test_unusable_settings_stop_the_channel_with_the_fix(credentials: Optional[dict], fix: str) -> None:
-    with pytest.raises(SmsConfigError, match=fix.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(TwilioConfigError, match=fix.replace("(", r"\(").replace(")", r"\)")):
         SmsSettings.from_credentials(credentials)
 
 

@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from actions.store import OrderStatus, Store
 from actions.store.seed import demo_sender
-from bot.sms import SmsConfigError
+from bot.twilio_webhook import TwilioConfigError
 from bot.whatsapp import SERVICE_WINDOW_S, ServiceWindows, WhatsAppSettings, whatsapp_sender
 from tests.bot.stand_in import Recorded, StandIn, running_stand_in
 from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, MARIAS_PHONE, MESSAGES_PATH, new_phone, post_signed
@@ -137,7 +137,7 @@ def trigger_greeting(bot: str, phone: str) -> None:
     ],
 )
 def test_unusable_settings_stop_the_channel_with_the_fix(credentials: Optional[dict], fix: str) -> None:
-    with pytest.raises(SmsConfigError, match=fix):
+    with pytest.raises(TwilioConfigError, match=fix):
         WhatsAppSettings.from_credentials(credentials)
 
 

@@ -56,11 +56,16 @@ def process(args: list, log: Path, env: Dict[str, str], cwd: Path = REPO) -> Ite
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=20)
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """Asks `proc` to end; kills it if it has not within `timeout` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Path = REPO) -> Dict[str, str]:
@@ -80,6 +85,11 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Pat
 def action_server_command(port: int) -> List[str]:
     """Our entry point (actions/server.py): 127.0.0.1, and only requests with ACTION_SERVER_TOKEN."""
     return [sys.executable, "-m", "actions.server", "--port", str(port)]
+
+
+def redacting_trackers(database: Path) -> str:
+    """The endpoints.yml section that keeps trackers in the RedactingTrackerStore, in SQLite at `database`."""
+    return f"tracker_store:\n  type: bot.tracker_store.RedactingTrackerStore\n  store: sql\n  dialect: sqlite\n  db: {database}\n"
 
 
 def seeded_store(tmp: Path) -> str:

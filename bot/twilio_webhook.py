@@ -55,7 +55,6 @@ COUNTRY_LANGUAGES = {
 }
 
 
-
 class TwilioConfigError(RasaException):
     """A Twilio channel's credentials.yml section is unusable; `rasa run` stops with this message."""
 

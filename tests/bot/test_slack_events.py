@@ -8,7 +8,6 @@ tests/bot/test_slack.py runs the same channel end to end against a real bot.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlencode
 
@@ -33,7 +32,7 @@ from bot.slack import (
 )
 from bot.validation import InvalidInput
 from tests.bot.test_slack import SIGNING_SECRET, TEAM, TOKEN, message_event, signature_headers
-from tests.servers import seeded_store, serving_channel
+from tests.servers import serving_channel
 
 JSON = {"Content-Type": "application/json"}
 
@@ -164,13 +163,11 @@ def test_the_api_url_must_be_http_and_ends_with_a_slash() -> None:
 
 
 @pytest.fixture(scope="module")
-def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    store = Store(seeded_store(tmp_path_factory.mktemp("slack-unit")))
+def webhook(store: Store) -> Iterator[str]:
     # Nothing here reaches Slack's API: no test sends a message the channel would answer.
     channel = SlackInput(TOKEN, SIGNING_SECRET, store, api_url="http://127.0.0.1:9/api/")
     with serving_channel(channel) as base:
         yield f"{base}/webhooks/slack/webhook"
-    store.close()
 
 
 def url_verification(value: str = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P") -> bytes:

@@ -9,7 +9,7 @@ tests/bot/test_sms.py and tests/bot/test_whatsapp.py run both channels end to en
 from __future__ import annotations
 
 import uuid
-from typing import Dict, Iterator, NamedTuple
+from typing import Dict, Iterator
 from xml.etree import ElementTree
 
 import pytest
@@ -22,28 +22,21 @@ from bot.sms import SmsSettings, TwilioSmsInput, keyword_texts
 from bot.twilio_webhook import MAX_FORM_FIELDS, MAX_MEDIA
 from bot.whatsapp import TwilioWhatsAppInput, WhatsAppSettings
 from tests.bot.stand_in import TWILIO_ACCOUNT_SID
-from tests.servers import seeded_store, serving_channel
+from tests.servers import serving_channel
 
 AUTH_TOKEN = "twilio-unit-auth-token-0123456789"
 TIMEOUT_S = 30
 
 
-class Webhooks(NamedTuple):
-    sms: str
-    whatsapp: str
-    store: Store
-
-
 @pytest.fixture(scope="module")
-def webhooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhooks]:
-    store = Store(seeded_store(tmp_path_factory.mktemp("twilio-unit")))
+def webhooks(store: Store) -> Iterator[Dict[str, str]]:
+    """The webhook URL of each channel, by name; both use the module's store (tests/conftest.py)."""
     sms = TwilioSmsInput(SmsSettings.from_credentials({"auth_token": AUTH_TOKEN}), store)
     # WhatsApp replies go through the Messages API; nothing here is answered that way.
     whatsapp_settings = {"auth_token": AUTH_TOKEN, "account_sid": TWILIO_ACCOUNT_SID, "twilio_number": "+14155238886"}
     whatsapp = TwilioWhatsAppInput(WhatsAppSettings.from_credentials(whatsapp_settings), store)
     with serving_channel(sms) as sms_base, serving_channel(whatsapp) as whatsapp_base:
-        yield Webhooks(f"{sms_base}/webhooks/sms/webhook", f"{whatsapp_base}/webhooks/whatsapp/webhook", store)
-    store.close()
+        yield {"sms": f"{sms_base}/webhooks/sms/webhook", "whatsapp": f"{whatsapp_base}/webhooks/whatsapp/webhook"}
 
 
 def form(sender: str, body: str, **fields: str) -> Dict[str, str]:
@@ -64,18 +57,18 @@ def new_number() -> str:
     return f"+346{uuid.uuid4().int % 10**8:08d}"
 
 
-def test_help_is_answered_in_the_numbers_language_in_twiml(webhooks: Webhooks) -> None:
+def test_help_is_answered_in_the_numbers_language_in_twiml(webhooks: Dict[str, str]) -> None:
     texts = keyword_texts()  # one SMS segment each (max_segments 1): the parts, joined, are the text
-    assert " ".join(twiml_messages(post_signed(webhooks.sms, form(new_number(), "help")))) == texts.help["es"]
-    assert " ".join(twiml_messages(post_signed(webhooks.sms, form("+4915112345678", "HELP!")))) == texts.help["de"]
+    assert " ".join(twiml_messages(post_signed(webhooks["sms"], form(new_number(), "help")))) == texts.help["es"]
+    assert " ".join(twiml_messages(post_signed(webhooks["sms"], form("+4915112345678", "HELP!")))) == texts.help["de"]
 
 
-def test_stop_is_stored_per_channel_address(webhooks: Webhooks) -> None:
+def test_stop_is_stored_per_channel_address(webhooks: Dict[str, str], store: Store) -> None:
     phone = new_number()
-    assert twiml_messages(post_signed(webhooks.sms, form(phone, "stop"))) == []  # Twilio confirms STOP on SMS itself
-    assert webhooks.store.is_sms_opted_out(phone) and not webhooks.store.is_sms_opted_out(f"whatsapp:{phone}")
-    assert twiml_messages(post_signed(webhooks.sms, form(phone, "START"))) == []
-    assert not webhooks.store.is_sms_opted_out(phone)
+    assert twiml_messages(post_signed(webhooks["sms"], form(phone, "stop"))) == []  # Twilio confirms STOP on SMS itself
+    assert store.is_sms_opted_out(phone) and not store.is_sms_opted_out(f"whatsapp:{phone}")
+    assert twiml_messages(post_signed(webhooks["sms"], form(phone, "START"))) == []
+    assert not store.is_sms_opted_out(phone)
 
 
 @pytest.mark.parametrize(
@@ -88,25 +81,27 @@ def test_stop_is_stored_per_channel_address(webhooks: Webhooks) -> None:
     ],
     ids=["unsigned", "another account's token", "signed for another URL", "signed for another form"],
 )
-def test_a_request_twilio_did_not_sign_is_refused_and_not_processed(webhooks: Webhooks, channel: str, sign) -> None:
-    url, phone = getattr(webhooks, channel), new_number()
+def test_a_request_twilio_did_not_sign_is_refused_and_not_processed(
+    webhooks: Dict[str, str], store: Store, channel: str, sign
+) -> None:
+    url, phone = webhooks[channel], new_number()
     sender = phone if channel == "sms" else f"whatsapp:{phone}"
     fields = form(sender, "STOP")
     reply = requests.post(url, data=fields, headers=sign(url, fields), timeout=TIMEOUT_S)
     assert reply.status_code == 403 and "X-Twilio-Signature" in reply.text
-    assert not webhooks.store.is_sms_opted_out(sender)
+    assert not store.is_sms_opted_out(sender)
 
 
-def test_a_body_over_the_webhook_limit_is_refused_before_its_signature_is_checked(webhooks: Webhooks) -> None:
-    for url in (webhooks.sms, webhooks.whatsapp):
+def test_a_body_over_the_webhook_limit_is_refused_before_its_signature_is_checked(webhooks: Dict[str, str]) -> None:
+    for url in (webhooks["sms"], webhooks["whatsapp"]):
         reply = requests.post(url, data={"Body": "a" * MAX_WEBHOOK_BODY_BYTES}, timeout=TIMEOUT_S)
         assert reply.status_code == 413 and str(MAX_WEBHOOK_BODY_BYTES) in reply.text
 
 
-def test_a_form_with_more_fields_than_twilios_or_not_utf8_is_not_read(webhooks: Webhooks) -> None:
+def test_a_form_with_more_fields_than_twilios_or_not_utf8_is_not_read(webhooks: Dict[str, str]) -> None:
     crowded = {**form(new_number(), "HELP"), **{f"Extra{index}": "x" for index in range(MAX_FORM_FIELDS)}}
-    assert post_signed(webhooks.sms, crowded).status_code == 403
-    reply = requests.post(webhooks.sms, data=b"Body=\xff&From=%2B34600000001", headers={"X-Twilio-Signature": "x"}, timeout=TIMEOUT_S)
+    assert post_signed(webhooks["sms"], crowded).status_code == 403
+    reply = requests.post(webhooks["sms"], data=b"Body=\xff&From=%2B34600000001", headers={"X-Twilio-Signature": "x"}, timeout=TIMEOUT_S)
     assert reply.status_code == 403
 
 
@@ -123,9 +118,9 @@ def test_a_form_with_more_fields_than_twilios_or_not_utf8_is_not_read(webhooks: 
     ],
 )
 def test_a_signed_form_that_is_not_a_message_is_a_400_with_a_reason(
-    webhooks: Webhooks, channel: str, fields: Dict[str, object], reason: str
+    webhooks: Dict[str, str], channel: str, fields: Dict[str, object], reason: str
 ) -> None:
-    url = getattr(webhooks, channel)
+    url = webhooks[channel]
     message = form(f"whatsapp:{new_number()}" if channel == "whatsapp" else new_number(), "HELP")
     message.update(fields)
     reply = post_signed(url, {key: value for key, value in message.items() if value is not None})

@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test lint validate eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse bench-threshold
+.PHONY: setup system-deps train run test test-fast lint validate eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse bench-threshold
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -42,8 +42,14 @@ run: train  ## start the action server and Rasa on 127.0.0.1
 system-deps:  ## PostgreSQL, Redis and headless Chromium from Debian, for the tests (only what is missing)
 	@scripts/system-deps.sh
 
-test: train system-deps  ## the whole suite, slow tests included (the end-to-end tests use the trained model)
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+# `make test` runs each test once: the fast ones first, so a broken unit fails in seconds, then
+# `train` (only when data, config or component code changed), then the slow ones. Make builds
+# the prerequisites in the order written; with `make -j` they would not wait for each other.
+test: system-deps test-fast train  ## the whole suite: test-fast, then train, then the slow tests (end to end, on the trained bot)
+	$(BIN)/python -m pytest -ra -m slow $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## the tests not marked slow: no trained bot (models/ may be absent), no `rasa run`; minutes
+	$(BIN)/python -m pytest -ra -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## translation coverage: responses, examples and their languages, per bot language
 	$(BIN)/python -m cs_transformer.lint $(LINT_ARGS)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ConversationResumed, Event
 
@@ -55,6 +56,23 @@ async def held_by_agent(store: Store, channel: Text, sender_id: Text, text: Text
     if ticket_id is not None:
         logger.info("handoff.held channel=%s ticket=%s", channel, ticket_id)
     return ticket_id is not None
+
+
+async def replies_unless_held(
+    store: Store,
+    channel: Text,
+    sender_id: Text,
+    text: Text,
+    metadata: Optional[Dict[Text, Any]],
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+) -> Optional[List[Dict[Text, Any]]]:
+    """The bot's replies to one message, for channels that answer in the HTTP response (REST,
+    the web page); None while an agent holds the customer: the agent answers, not the bot."""
+    if await held_by_agent(store, channel, sender_id, text):
+        return None
+    collector = CollectingOutputChannel()
+    await on_new_message(UserMessage(text, collector, sender_id, input_channel=channel, metadata=metadata))
+    return collector.messages
 
 
 async def leave_ticket(store: Store, channel: Text, sender_id: Text, how: Text) -> Optional[int]:

@@ -8,7 +8,11 @@ them before the server starts covers every request. An operator's own `SANIC_<NA
 environment variable wins (e.g. `SANIC_REQUEST_MAX_SIZE=300000000` for `PUT /model` uploads).
 
 - `REQUEST_MAX_SIZE` 256 KB (Sanic's default is 100 MB): a bigger body is refused with 413
-  once its first bytes arrive. Channels check their own, smaller limits first thing too.
+  once its first bytes arrive.
+- `MAX_WEBHOOK_BODY_BYTES` 100 kB: the signed webhooks (Slack, SMS, WhatsApp) refuse a bigger
+  body with 413 first thing (`oversized`), before they hash it to check its signature; what
+  Slack and Twilio post is a few kB. The JSON channels (web, REST) are bounded by the server's
+  limit and by the message length of bot/validation.py.
 - `REQUEST_TIMEOUT` 10 s (Sanic's default is 60 s) to send the whole request: header-trickling
   connections are closed.
 
@@ -32,6 +36,7 @@ from sanic.response import HTTPResponse
 logger = logging.getLogger(__name__)
 
 SERVER_LIMITS = {"REQUEST_MAX_SIZE": 256 * 1024, "REQUEST_TIMEOUT": 10}
+MAX_WEBHOOK_BODY_BYTES = 100_000
 JSON_TYPE = "application/json"
 # The chat page loads only its own files (bot/static, no inline script or style) and talks only
 # to its own webhook; no site may frame it (clickjacking).
@@ -60,6 +65,14 @@ async def _apply_limits(app: Sanic, _loop: Any) -> None:
         if f"{SANIC_PREFIX}{name}" not in os.environ:
             app.config[name] = value
     logger.info("http_limits.applied %s", " ".join(f"{name}={app.config[name]}" for name in SERVER_LIMITS))
+
+
+def oversized(request: Request) -> Optional[str]:
+    """The reason to refuse (413) a webhook body over `MAX_WEBHOOK_BODY_BYTES`, else None;
+    each channel answers it in its own format."""
+    if len(request.body) > MAX_WEBHOOK_BODY_BYTES:
+        return f"The request body is larger than {MAX_WEBHOOK_BODY_BYTES} bytes."
+    return None
 
 
 def refuse_unless_json(request: Request) -> Optional[HTTPResponse]:

@@ -14,12 +14,12 @@ import hmac
 import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.handoff import held_by_agent
+from bot.handoff import replies_unless_held
 from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.http_limits import limit_server
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
@@ -78,11 +78,8 @@ class GuestRestInput(InputChannel):
                 metadata = rest_metadata(body.get("metadata"))
             except InvalidInput as error:
                 return response.json({"error": str(error)}, status=400)
-            if await held_by_agent(self._store, self.name(), sender, text):
-                return response.json([])  # an agent answers this conversation, not the bot
-            collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
-            return response.json(collector.messages)
+            replies = await replies_unless_held(self._store, self.name(), sender, text, metadata, on_new_message)
+            return response.json(replies or [])
 
         return limit_server(rest)
 

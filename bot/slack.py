@@ -40,7 +40,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedup import TtlCache, deduplicator
 from bot.handoff import held_by_agent
-from bot.http_limits import limit_server
+from bot.http_limits import limit_server, oversized
 from bot.ordering import InArrivalOrder
 from bot.validation import InvalidInput, clean_sender, clean_text, json_object, parse_json
 from cs_common.store import Store
@@ -48,7 +48,6 @@ from cs_common.store import Store
 logger = logging.getLogger(__name__)
 
 SLACK_API_URL = "https://slack.com/api/"
-MAX_BODY_BYTES = 100 * 1024
 MAX_FORM_FIELDS = 10  # Slack's interactive form has one field, `payload`
 MESSAGE_EVENTS = {"message", "app_mention"}
 MAX_BUTTON_TITLE = 75  # Slack rejects the whole message for a longer button text
@@ -153,8 +152,9 @@ class SlackInput(InputChannel):
 
         @slack.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            if len(request.body) > MAX_BODY_BYTES:
-                return error(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            too_large = oversized(request)
+            if too_large:
+                return error(413, too_large)
             if not self._signed_by_slack(request):
                 return error(401, "The Slack signature is missing or wrong, or the request is older than 5 minutes.")
             try:

@@ -28,13 +28,13 @@ import os
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.delivery import parse_cursor, updates
-from bot.handoff import held_by_agent, leave_ticket, resume_conversation
+from bot.handoff import leave_ticket, replies_unless_held, resume_conversation
 from bot.hosts import allowed_hosts, refuse_foreign_host
 from bot.http_limits import limit_server, refuse_unless_json, with_security_headers
 from bot.page_locales import PageLocales
@@ -179,15 +179,14 @@ class WebChatInput(InputChannel):
                 metadata = page_metadata(body.get("metadata"))
             except InvalidInput as error:
                 return response.json({"error": str(error)}, status=400)
-            if await held_by_agent(self._store, self.name(), sender, text):
+            replies = await replies_unless_held(self._store, self.name(), sender, text, metadata, on_new_message)
+            if replies is None:
                 return response.json([])  # an agent answers this customer, not the bot
-            collector = CollectingOutputChannel()
-            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
             headers = {}
             language = await conversation_language(request, sender)
             if language:
                 headers["Content-Language"] = language
-            return response.json(collector.messages, headers=headers)
+            return response.json(replies, headers=headers)
 
         return limit_server(web)
 

@@ -33,9 +33,9 @@ from typing import Any, Awaitable, Callable, Dict, List, Text
 from rasa.core.channels.channel import UserMessage
 
 from bot.dedup import TtlCache
-from bot.sms import Deliver, Inbound, Payloads, SmsConfigError, SmsOutput, TwilioSettings, TwilioSmsInput
+from bot.sms import SmsOutput, TwilioSmsInput
 from bot.sms_text import split_to_length
-from cs_common.store import Store
+from bot.twilio_webhook import Inbound, TwilioConfigError, TwilioSettings
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class WhatsAppSettings(TwilioSettings):
         super()._check(values)
         cls._require_rest_settings(values, "WhatsApp replies go through Twilio's Messages API, which")
         if str(values["twilio_number"]).startswith(SENDER_PREFIX):
-            raise SmsConfigError(
+            raise TwilioConfigError(
                 f"{cls.SECTION}: twilio_number is the sender's number alone, e.g. \"+14155238886\"; "
                 "the channel adds whatsapp: itself."
             )
@@ -85,36 +85,19 @@ class ServiceWindows:
 
 
 class WhatsAppOutput(SmsOutput):
-    """SMS's output (opt-outs, numbered buttons) that sends nothing outside the 24-hour window."""
-
-    def __init__(
-        self,
-        deliver: Deliver,
-        store: Store,
-        buttons: TtlCache[Payloads],
-        split: Callable[[Text], List[Text]],
-        address_of: Callable[[Text], Text],
-        windows: ServiceWindows,
-    ) -> None:
-        super().__init__(deliver, store, buttons, split, address_of)
-        self._windows = windows
+    """SMS's output (opt-outs, numbered buttons) under WhatsApp's name, which selects a
+    response's `channel: whatsapp` variations; the input's `_may_send` keeps the 24-hour window."""
 
     @classmethod
     def name(cls) -> Text:
         return CHANNEL
-
-    async def _deliver_parts(self, address: Text, text: Text) -> None:
-        if not self._windows.is_open(address):
-            # Only an approved template may go out now; the bot has none to send, so it sends nothing.
-            logger.warning("%s.not_sent reason=outside_service_window", CHANNEL)
-            return
-        await super()._deliver_parts(address, text)
 
 
 class TwilioWhatsAppInput(TwilioSmsInput):
     """Receives Twilio's WhatsApp webhook; see the module docstring for what differs from SMS."""
 
     SETTINGS = WhatsAppSettings
+    OUTPUT = WhatsAppOutput
     SENDER_PREFIX = SENDER_PREFIX
     ADDRESS_PREFIX = SENDER_PREFIX
     CONFIRMS_OPT_OUT = True
@@ -132,8 +115,12 @@ class TwilioWhatsAppInput(TwilioSmsInput):
         self._windows.customer_wrote(inbound.address)
         return await super()._turn(inbound, on_new_message)
 
-    def _output(self, replies: List[Text]) -> SmsOutput:
-        return WhatsAppOutput(self._send_by_rest, self._store, self._buttons, self._split, self.address_of, self._windows)
+    def _may_send(self, address: Text) -> bool:
+        if self._windows.is_open(address):
+            return True
+        # Only an approved template may go out now; the bot has none to send, so it sends nothing.
+        logger.warning("%s.not_sent reason=outside_service_window", CHANNEL)
+        return False
 
     def _split(self, text: Text) -> List[Text]:
         return split_to_length(text, MAX_MESSAGE_CHARS)

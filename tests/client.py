@@ -39,16 +39,26 @@ class WebChat:
         body = {"message": message, "metadata": metadata, **claims}
         return self.http.post(f"{self.url}webhook", json=body, timeout=TIMEOUT_S)
 
-    def say(self, message: str, metadata: Optional[Dict[str, Any]] = None) -> List[str]:
+    def messages(self, message: str, metadata: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        """The bot's messages that carry a text, with their buttons, as the page shows them."""
         reply = self.post(message, metadata)
         reply.raise_for_status()
-        return [m["text"] for m in reply.json() if m.get("text")]
+        return [m for m in reply.json() if m.get("text")]
+
+    def say(self, message: str, metadata: Optional[Dict[str, Any]] = None) -> List[str]:
+        return [m["text"] for m in self.messages(message, metadata)]
 
     @property
     def sender(self) -> str:
         """The sender id inside the session; only a test that knows the server's secret can read it."""
         token = self.http.cookies.get(COOKIE)
         return jwt.decode(token, WEB_SESSION_SECRET, algorithms=[ALGORITHM])["sub"]
+
+
+def texts(reply: requests.Response) -> List[str]:
+    """The texts of a web or REST answer, which must be a 200."""
+    assert reply.status_code == 200, reply.text
+    return [m["text"] for m in reply.json() if m.get("text")]
 
 
 def rest(base: str, sender: str, message: str, **body: Any) -> List[str]:

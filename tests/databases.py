@@ -25,7 +25,7 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.servers import free_port
+from tests.servers import free_port, stop
 
 POSTGRES_URL_ENV = "CS_TEST_POSTGRES_URL"
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -126,11 +126,7 @@ def running_redis() -> Iterator[str]:
         _wait_for_redis(url, server, log)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
 
 

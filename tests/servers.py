@@ -1,16 +1,20 @@
-"""Real servers for end-to-end tests: the action server and `rasa run`, on 127.0.0.1."""
+"""Real servers for tests, on 127.0.0.1: the action server and `rasa run` for end-to-end tests,
+and one channel's blueprint in a Sanic app of this process (`serving_channel`) for its unit tests."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional
 
 import requests
 
@@ -56,11 +60,16 @@ def process(args: list, log: Path, env: Dict[str, str], cwd: Path = REPO) -> Ite
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=20)
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """Asks `proc` to end; kills it if it has not within `timeout` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Path = REPO) -> Dict[str, str]:
@@ -80,6 +89,11 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Pat
 def action_server_command(port: int) -> List[str]:
     """Our entry point (actions/server.py): 127.0.0.1, and only requests with ACTION_SERVER_TOKEN."""
     return [sys.executable, "-m", "actions.server", "--port", str(port)]
+
+
+def redacting_trackers(database: Path) -> str:
+    """The endpoints.yml section that keeps trackers in the RedactingTrackerStore, in SQLite at `database`."""
+    return f"tracker_store:\n  type: bot.tracker_store.RedactingTrackerStore\n  store: sql\n  dialect: sqlite\n  db: {database}\n"
 
 
 def seeded_store(tmp: Path) -> str:
@@ -166,3 +180,62 @@ def running_replicas(
         for base, rasa, log in started:
             wait_until_up(f"{base}/status", rasa, log)
         yield [base for base, _, _ in started]
+
+
+@contextmanager
+def serving_channel(
+    channel: Any, on_new_message: Optional[Callable[[Any], Awaitable[Any]]] = None
+) -> Iterator[str]:
+    """Serves a Rasa `InputChannel`'s blueprint under `/webhooks/<name>` as `rasa run` mounts it,
+    in a Sanic app of its own on a free port of 127.0.0.1 (its before_server_start listeners run);
+    yields the base URL. There is no Rasa agent on the app: this is for what a channel answers itself."""
+    from sanic import Sanic
+
+    async def ignore(message: Any) -> None:
+        """The channel handed a message to Rasa; there is no Rasa here."""
+
+    # Sanic rewrites its request handler in place when an app starts; test mode keeps the
+    # original, so that every test's app can start in this one process.
+    Sanic.test_mode = True
+    app = Sanic(f"channel_{uuid.uuid4().hex}")
+    app.blueprint(channel.blueprint(on_new_message or ignore), url_prefix=f"/webhooks/{channel.name()}")
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    started: Dict[str, Any] = {}
+    up = threading.Event()
+
+    async def start() -> None:
+        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        started["server"] = server
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(start())
+        except Exception as error:  # raised in the test's thread below
+            started["error"] = error
+        finally:
+            up.set()
+        loop.run_forever()
+
+    async def shut_down() -> None:
+        server = started["server"]
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
+
+    thread = threading.Thread(target=serve, name="channel-server", daemon=True)
+    thread.start()
+    up.wait(START_TIMEOUT_S)
+    if "server" not in started:
+        loop.call_soon_threadsafe(loop.stop)
+        raise RuntimeError(f"{channel.name()}'s Sanic app did not start on 127.0.0.1:{port}") from started.get("error")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(shut_down(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)

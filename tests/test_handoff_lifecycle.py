@@ -22,9 +22,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.sms import sms_sender
 from cs_common.store import Store
-from tests.bot.stand_in import StandIn, running_stand_in
-from tests.bot.test_slack import POST_MESSAGE, SIGNING_SECRET, TEAM, TOKEN, USER_INFO, USERS_INFO, message_event, send
-from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, BOT_NUMBER, MESSAGES_PATH, new_phone, sms
+from tests.bot.stand_in import (
+    SLACK_POST_MESSAGE, TWILIO_MESSAGES_PATH, StandIn, running_slack_api, twilio_env,
+)
+from tests.bot.test_slack import SIGNING_SECRET, TEAM, TOKEN, USER_INFO, message_event, send
+from tests.bot.test_sms import AUTH_TOKEN, BOT_NUMBER, new_phone, sms
 from tests.bot.test_web_browser import REPLY_TIMEOUT_S, browser, bubbles, say, session_sender  # noqa: F401 (browser: a fixture)
 from tests.client import WebChat, rest, tracker
 from tests.responses import identify
@@ -58,22 +60,9 @@ HANDOFF = {
 
 
 @pytest.fixture(scope="module")
-def twilio_api() -> Iterator[StandIn]:
-    with running_stand_in() as api:
-        api.answer(MESSAGES_PATH, {"sid": "SM" + "2" * 32, "status": "queued"}, status=201)
-        yield api
-
-
-@pytest.fixture(scope="module")
 def slack_api() -> Iterator[StandIn]:
-    answers = {USERS_INFO: USER_INFO, POST_MESSAGE: {"ok": True, "ts": "1700000000.000200"}}
-    with running_stand_in(answers, default={"ok": True}) as api:
+    with running_slack_api(USER_INFO) as api:
         yield api
-
-
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return seeded_store(tmp_path_factory.mktemp("lifecycle-store"))
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +71,12 @@ def bot(tmp_path_factory: pytest.TempPathFactory, store_url: str, twilio_api: St
     credentials = tmp / "credentials.yml"
     credentials.write_text(CREDENTIALS)
     env = {
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": twilio_api.url,
+        **twilio_env(twilio_api, AUTH_TOKEN),
         "AGENT_API_TOKEN": AGENT_TOKEN,
         "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": f"{slack_api.url}/api/",
     }
     with running_bot(tmp, store_url, env, credentials) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def store(store_url: str) -> Iterator[Store]:
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def agent(bot: str, method: str, path: str, **kwargs) -> requests.Response:
@@ -268,7 +250,7 @@ def test_an_sms_customer_gets_the_agents_answer_and_the_release_by_twilios_api(
 
     assert sent.json()["delivered"] is True
     [message] = twilio_api.wait_for(to_customer)
-    assert message.path == MESSAGES_PATH and message.form()["From"] == [BOT_NUMBER]
+    assert message.path == TWILIO_MESSAGES_PATH and message.form()["From"] == [BOT_NUMBER]
     assert message.form()["Body"] == ["مرحبا، أنا سارة من فريق الدعم."]
     assert agent(bot, "POST", f"/tickets/{ticket}/release").json()["delivered"] is True
     # The release in Arabic may take more than one SMS: its parts, after the agent's answer.
@@ -282,7 +264,7 @@ def test_a_slack_customer_gets_the_agents_answer_and_the_release_in_their_channe
     bot: str, store: Store, slack_api: StandIn
 ) -> None:
     user, channel = f"U{uuid.uuid4().hex[:10].upper()}", f"D{uuid.uuid4().hex[:10].upper()}"
-    in_channel = lambda request: request.path == POST_MESSAGE and request.json()["channel"] == channel  # noqa: E731
+    in_channel = lambda request: request.path == SLACK_POST_MESSAGE and request.json()["channel"] == channel  # noqa: E731
     assert send(bot, message_event(HANDOFF["es"][0], user, channel)).status_code == 200
     slack_api.wait_for(in_channel, count=2, timeout=120)  # utter_handoff, utter_handoff_ticket
     ticket = store.open_ticket_for_identity("slack", f"slack:{TEAM}:{user}").id

@@ -26,7 +26,10 @@ import requests
 from sanic.request import RequestParameters
 from twilio.request_validator import RequestValidator
 
-from tests.bot.stand_in import StandIn, running_stand_in
+from tests.bot.stand_in import (
+    SLACK_POST_MESSAGE, SLACK_POSTED, SLACK_USERS_INFO, TWILIO_ACCOUNT_SID, TWILIO_MESSAGES_PATH, TWILIO_QUEUED, StandIn,
+    running_stand_in,
+)
 from tests.client import WebChat, tracker
 from tests.servers import running_bot, seeded_store
 
@@ -35,9 +38,7 @@ pytestmark = pytest.mark.slow
 SLACK_SECRET = "hostile-input-slack-signing-secret"
 TWILIO_TOKEN = "hostile-input-twilio-auth-token00"
 AGENT_TOKEN = "hostile-input-agent-token"
-ACCOUNT_SID = "AC" + "0" * 32
 BOT_NUMBER = "+15005550006"
-MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CREDENTIALS = """\
 bot.rest.GuestRestInput:
 bot.web.WebChatInput:
@@ -70,9 +71,9 @@ SEED = 16
 def apis() -> Iterator[StandIn]:
     """Slack's Web API and Twilio's Messages API, on one local stand-in (their paths differ)."""
     answers = {
-        "/api/chat.postMessage": {"ok": True, "ts": "1700000000.000100"},
-        "/api/users.info": {"ok": True, "user": {"locale": "en-US"}},
-        MESSAGES_PATH: {"sid": "SM" + "1" * 32, "status": "queued"},
+        SLACK_POST_MESSAGE: SLACK_POSTED,
+        SLACK_USERS_INFO: {"ok": True, "user": {"locale": "en-US"}},
+        TWILIO_MESSAGES_PATH: TWILIO_QUEUED,
     }
     with running_stand_in(answers, default={"ok": True}) as api:
         yield api
@@ -83,7 +84,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, apis: StandIn) -> Iterator[Tup
     """(base URL, path of Rasa's log)."""
     tmp = tmp_path_factory.mktemp("hostile")
     credentials = tmp / "credentials.yml"
-    credentials.write_text(CREDENTIALS.format(api=apis.url, account_sid=ACCOUNT_SID, number=BOT_NUMBER))
+    credentials.write_text(CREDENTIALS.format(api=apis.url, account_sid=TWILIO_ACCOUNT_SID, number=BOT_NUMBER))
     secrets = {"SLACK_SIGNING_SECRET": SLACK_SECRET, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "AGENT_API_TOKEN": AGENT_TOKEN}
     with running_bot(tmp, seeded_store(tmp), extra_env=secrets, credentials=credentials) as base:
         yield base, str(tmp / "rasa.log")
@@ -325,7 +326,7 @@ def test_rest_gets_the_same_input_contract(bot: Tuple[str, str]) -> None:
 
 
 def sms_form(phone: str, body: str, sid: str) -> Dict[str, str]:
-    return {"From": phone, "To": BOT_NUMBER, "Body": body, "MessageSid": sid, "AccountSid": ACCOUNT_SID, "NumMedia": "0"}
+    return {"From": phone, "To": BOT_NUMBER, "Body": body, "MessageSid": sid, "AccountSid": TWILIO_ACCOUNT_SID, "NumMedia": "0"}
 
 
 def post_sms(url: str, form: Dict[str, str], timeout: float) -> requests.Response:
@@ -338,18 +339,18 @@ def test_an_sms_turn_survives_its_client_disconnecting_and_its_redelivery_is_not
     url = f"{base}/webhooks/sms_rest/webhook"
     phone, sid = f"+346{uuid.uuid4().int % 10**8:08d}", f"SM{uuid.uuid4().hex}"
     form = sms_form(phone, "¿Dónde está mi pedido?", sid)
-    apis.answer(MESSAGES_PATH, {"sid": "SM" + "1" * 32, "status": "queued"}, status=201, delay_s=3.0)  # the turn outlives the client
+    apis.answer(TWILIO_MESSAGES_PATH, TWILIO_QUEUED, status=201, delay_s=3.0)  # the turn outlives the client
     try:
         with pytest.raises(requests.Timeout):
             post_sms(url, form, timeout=1.0)  # the client gives up and closes the connection mid-turn
         redelivery = post_sms(url, form, timeout=120)  # Twilio retries the same MessageSid
     finally:
-        apis.answer(MESSAGES_PATH, {"sid": "SM" + "1" * 32, "status": "queued"}, status=201)
+        apis.answer(TWILIO_MESSAGES_PATH, TWILIO_QUEUED, status=201)
     assert redelivery.status_code == 200
-    sent = apis.wait_for(lambda request: request.path == MESSAGES_PATH and request.form().get("To") == [phone], count=2, timeout=60)
+    sent = apis.wait_for(lambda request: request.path == TWILIO_MESSAGES_PATH and request.form().get("To") == [phone], count=2, timeout=60)
     assert len(sent) == 2, "the reply's two parts, sent once"
     time.sleep(2)
-    assert len(apis.received(lambda request: request.path == MESSAGES_PATH and request.form().get("To") == [phone])) == 2
+    assert len(apis.received(lambda request: request.path == TWILIO_MESSAGES_PATH and request.form().get("To") == [phone])) == 2
     assert len(user_events(base, f"sms:{phone}")) == 1, "the turn ran to its end, once"
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.cs_common.test_link_codes import stored_texts
 from tests.client import DEMO_SIGN_IN, WebChat, rest
 from tests.responses import identify
-from tests.servers import running_bot, seeded_store
+from tests.servers import redacting_trackers, running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -32,11 +32,7 @@ class Bot(NamedTuple):
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     tmp = tmp_path_factory.mktemp("orders")
     trackers = tmp / "trackers.db"
-    tracker_store = (
-        "tracker_store:\n  type: bot.tracker_store.RedactingTrackerStore\n  store: sql\n"
-        f"  dialect: sqlite\n  db: {trackers}\n"
-    )
-    with running_bot(tmp, seeded_store(tmp), DEMO_SIGN_IN, extra_endpoints=tracker_store) as url:
+    with running_bot(tmp, seeded_store(tmp), DEMO_SIGN_IN, extra_endpoints=redacting_trackers(trackers)) as url:
         yield Bot(url, trackers)
 
 
@@ -51,12 +47,6 @@ def guest(bot: Bot) -> WebChat:
     return WebChat(bot.url).start()
 
 
-def replies(chat: WebChat, message: str) -> List[Dict[str, Any]]:
-    reply = chat.post(message)
-    reply.raise_for_status()
-    return [m for m in reply.json() if m.get("text")]
-
-
 def named(messages: List[Dict[str, Any]]) -> List[Optional[Tuple[str, str]]]:
     """(response, language) of each reply."""
     return [identify(m["text"]) for m in messages]
@@ -64,27 +54,27 @@ def named(messages: List[Dict[str, Any]]) -> List[Optional[Tuple[str, str]]]:
 
 def test_maria_is_asked_which_open_order_and_her_choice_is_answered(bot: Bot) -> None:
     chat = signed_in(bot, "maria")
-    [question] = replies(chat, "¿Dónde está mi pedido?")
+    [question] = chat.messages("¿Dónde está mi pedido?")
     assert identify(question["text"]) == ("utter_ask_which_order", "es")
     choices = {button["title"].split(" ")[0]: button["payload"] for button in question["buttons"]}
     assert sorted(choices) == ["10001", "10002"]  # 10003 was delivered: not a candidate
-    [answer] = replies(chat, choices["10002"])
+    [answer] = chat.messages(choices["10002"])
     assert identify(answer["text"]) == ("utter_order_status_shipped", "es")
     assert "10002" in answer["text"] and "SEUR4471010002" in answer["text"]
 
 
 def test_fatima_is_asked_which_order_to_cancel(bot: Bot) -> None:
     chat = signed_in(bot, "fatima")
-    [question] = replies(chat, "I want to cancel the order")
+    [question] = chat.messages("I want to cancel the order")
     assert identify(question["text"])[0] == "utter_ask_which_order"
     payloads = [button["payload"] for button in question["buttons"]]
     assert [p for p in payloads if "50001" in p] and [p for p in payloads if "50002" in p] and len(payloads) == 2
-    [confirm] = replies(chat, next(p for p in payloads if "50001" in p))
+    [confirm] = chat.messages(next(p for p in payloads if "50001" in p))
     assert identify(confirm["text"])[0] == "utter_ask_cancel_confirmation" and "50001" in confirm["text"]
 
 
 def test_one_open_order_is_answered_without_asking(bot: Bot) -> None:
-    [answer] = replies(signed_in(bot, "carlos"), "¿Dónde está mi pedido?")
+    [answer] = signed_in(bot, "carlos").messages("¿Dónde está mi pedido?")
     assert identify(answer["text"]) == ("utter_order_status_shipped", "es") and "70001" in answer["text"]
 
 
@@ -94,7 +84,7 @@ def test_one_open_order_is_answered_without_asking(bot: Bot) -> None:
     [("Order 10002 please", None), ("السلام عليكم، متى يصل طلبي رقم 10002؟", "ar"), ("我的订单１０００２到哪了？", "zh")],
 )
 def test_an_order_number_in_any_phrasing_is_answered(bot: Bot, message: str, language: Optional[str]) -> None:
-    answers = replies(signed_in(bot, "maria"), message)
+    answers = signed_in(bot, "maria").messages(message)
     response, replied_in = named(answers)[0] or (None, None)
     assert response == "utter_order_status_shipped", [m["text"] for m in answers]
     assert "10002" in answers[0]["text"] and language in (None, replied_in)
@@ -102,9 +92,9 @@ def test_an_order_number_in_any_phrasing_is_answered(bot: Bot, message: str, lan
 
 def test_a_guest_looks_up_an_order_by_number_and_email(bot: Bot) -> None:
     chat = guest(bot)
-    [question] = replies(chat, "我的订单10002到哪了")
+    [question] = chat.messages("我的订单10002到哪了")
     assert identify(question["text"]) == ("utter_ask_order_contact", "zh") and "10002" in question["text"]
-    answers = replies(chat, MARIAS_EMAIL)
+    answers = chat.messages(MARIAS_EMAIL)
     assert named(answers) == [("utter_order_status_shipped", "zh"), ("utter_offer_link_account", "zh")]
     assert answers[1]["buttons"][0]["payload"] == "/link_account"
     assert MARIAS_EMAIL not in stored_texts(bot.trackers)  # used during the turn, never persisted
@@ -112,8 +102,8 @@ def test_a_guest_looks_up_an_order_by_number_and_email(bot: Bot) -> None:
 
 def guest_lookup(bot: Bot, number: str, email: str) -> List[Optional[Tuple[str, str]]]:
     chat = guest(bot)
-    asked = named(replies(chat, f"Bonjour, où en est ma commande {number} s'il vous plaît ?"))
-    return asked + named(replies(chat, email))
+    asked = named(chat.messages(f"Bonjour, où en est ma commande {number} s'il vous plaît ?"))
+    return asked + named(chat.messages(email))
 
 
 def test_a_wrong_email_and_an_unknown_number_get_the_same_answer(bot: Bot) -> None:
@@ -127,8 +117,8 @@ def test_a_wrong_email_and_an_unknown_number_get_the_same_answer(bot: Bot) -> No
 
 def test_a_guest_gives_number_and_phone_in_arabic_digits(bot: Bot) -> None:
     chat = guest(bot)
-    assert named(replies(chat, "متى يصل طلبي رقم ٥٠٠٠٢؟")) == [("utter_ask_order_contact", "ar")]
-    answers = named(replies(chat, "+٩٧١٥٠١٢٣٤٥٦٧"))  # Fatima's phone, as an Arabic keyboard types it
+    assert named(chat.messages("متى يصل طلبي رقم ٥٠٠٠٢؟")) == [("utter_ask_order_contact", "ar")]
+    answers = named(chat.messages("+٩٧١٥٠١٢٣٤٥٦٧"))  # Fatima's phone, as an Arabic keyboard types it
     assert answers == [("utter_order_status_shipped", "ar"), ("utter_offer_link_account", "ar")]
 
 

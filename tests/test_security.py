@@ -19,11 +19,11 @@ import requests
 from bot.sms import sms_sender
 from bot.web_session import ALGORITHM, COOKIE
 from cs_common.store import OrderStatus, Store
-from cs_common.store.seed import demo_sender, reset
+from cs_common.store.seed import demo_sender
 from tests.bot.test_sms import AUTH_TOKEN, MARIAS_PHONE, sms
-from tests.client import WebChat, rest, tracker
+from tests.client import WebChat, rest, texts, tracker
 from tests.responses import identify
-from tests.servers import API_TOKEN, WEB_SESSION_SECRET, running_bot
+from tests.servers import API_TOKEN, WEB_SESSION_SECRET, running_bot, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +47,7 @@ class Bot(NamedTuple):
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     tmp = tmp_path_factory.mktemp("security")
-    store_url = f"sqlite:///{tmp / 'store.db'}"
-    reset(store_url)
+    store_url = seeded_store(tmp)
     store = Store(store_url)
     maria = store.customer_for_identity("web", demo_sender("maria"))
     store.link_identity(maria.id, "sms", sms_sender(MARIAS_PHONE))
@@ -70,11 +69,6 @@ def session_cookie(sender: str, secret: str = WEB_SESSION_SECRET, expires_in: dt
 
 def web_with(bot: Bot, cookies: Dict[str, str], message: str, **body: str) -> requests.Response:
     return requests.post(f"{bot.url}/webhooks/web/webhook", json={"message": message, **body}, cookies=cookies, timeout=60)
-
-
-def texts(reply: requests.Response) -> List[str]:
-    assert reply.status_code == 200, reply.text
-    return [m["text"] for m in reply.json() if m.get("text")]
 
 
 def assert_lukas_unreachable(bot: Bot, say) -> None:

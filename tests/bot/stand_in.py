@@ -8,6 +8,9 @@ test can assert on exactly what the bot sent, without mocks and without the inte
         ...  # configure the bot with api.url
         sent = api.wait_for(lambda r: r.path == "/api/chat.postMessage")
         sent.json()["text"]
+
+`running_twilio_api` and `running_slack_api` are the two APIs the channels call, answering
+every call as the real API answers a successful one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
 Match = Callable[["Recorded"], bool]
+
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_MESSAGES_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"
+TWILIO_QUEUED = {"sid": "SM" + "1" * 32, "status": "queued"}  # what Messages.json answers (201)
+SLACK_POST_MESSAGE = "/api/chat.postMessage"
+SLACK_USERS_INFO = "/api/users.info"
+SLACK_POSTED = {"ok": True, "ts": "1700000000.000100"}
 
 
 @dataclass(frozen=True)
@@ -125,3 +135,23 @@ def running_stand_in(answers: Optional[Dict[str, Any]] = None, default: Any = No
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def running_twilio_api() -> Iterator[StandIn]:
+    """Twilio's Messages API for `TWILIO_ACCOUNT_SID`: every message sent is queued."""
+    with running_stand_in() as api:
+        api.answer(TWILIO_MESSAGES_PATH, TWILIO_QUEUED, status=201)
+        yield api
+
+
+def twilio_env(api: StandIn, auth_token: str) -> Dict[str, str]:
+    """What a Twilio channel's credentials.yml reads (`${TWILIO_…}`) to send through `api`."""
+    return {"TWILIO_AUTH_TOKEN": auth_token, "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID, "TWILIO_API_BASE_URL": api.url}
+
+
+@contextmanager
+def running_slack_api(user_info: Dict[str, Any]) -> Iterator[StandIn]:
+    """Slack's Web API (base URL `{api.url}/api/`): `users.info` answers `user_info`, every post is accepted."""
+    with running_stand_in({SLACK_USERS_INFO: user_info, SLACK_POST_MESSAGE: SLACK_POSTED}, default={"ok": True}) as api:
+        yield api

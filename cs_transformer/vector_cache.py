@@ -13,11 +13,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Text, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
+
+from cs_transformer.head import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +56,6 @@ class VectorCache:
             None if frozen is None else frozen[rows].astype(np.float16),
         )
 
-    def rows(self) -> Dict[bytes, int]:
-        return {key: row for row, key in enumerate(self.keys)}
-
-    def vectors(self, row: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        return self.tuned[row], None if self.frozen is None else self.frozen[row]
-
     def save(self, directory: Path) -> None:
         tensors = {"keys": np.frombuffer(b"".join(self.keys), dtype=np.uint8).reshape(-1, KEY_BYTES), "tuned": self.tuned}
         if self.frozen is not None:
@@ -80,3 +76,27 @@ class VectorCache:
         except (OSError, KeyError, SafetensorError) as error:
             logger.warning("cs_transformer.vector_cache.unreadable file=%s error='%s' (every example is encoded again)", path, error)
             return None
+
+
+def cached_vectors(
+    cache: Optional[VectorCache], keys: Sequence[bytes], texts: Sequence[Text],
+    encode: Callable[[List[Text]], Tuple[np.ndarray, np.ndarray]], one_space: bool,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(head vectors, prototype vectors) of `texts`: from `cache`, encoding only the texts not in it.
+
+    `one_space`: the encoder has no fine-tuned layers, so the prototype vectors are the head
+    vectors normalised. Every row goes through float16 like the cached ones, so a text's vector
+    is the same whichever way it came."""
+    usable = cache is not None and (one_space or cache.frozen is not None)
+    known = {key: row for row, key in enumerate(cache.keys)} if usable else {}
+    new = sorted({key: i for i, key in enumerate(keys) if key not in known}.values())
+    logger.info("cs_transformer.finetune.encode new_examples=%d cached_examples=%d", len(new), len(texts) - len(new))
+    encoded = dict(zip([keys[i] for i in new], zip(*encode([texts[i] for i in new])))) if new else {}
+    rows = [
+        encoded[key] if key in encoded else (cache.tuned[known[key]], None if one_space else cache.frozen[known[key]])
+        for key in keys
+    ]
+    tuned = np.stack([row[0] for row in rows]).astype(np.float16).astype(np.float32)
+    if one_space:
+        return tuned, normalize(tuned)
+    return tuned, np.stack([row[1] for row in rows]).astype(np.float16).astype(np.float32)

@@ -21,11 +21,14 @@ from transformers import AutoConfig, BertModel
 
 from cs_transformer import LanguageDetector, TransformerClassifier
 from cs_transformer.calibration import apply_temperature, fit_temperature
-from cs_transformer.classifier import AUTO_TRAINABLE_LAYERS, META_FILE, label_of
+from cs_transformer.classifier_artifact import FINGERPRINTED_MODULES, META_FILE, PACKAGE, fingerprint
+from cs_transformer.classifier_config import training_settings, validation_split
 from cs_transformer.dependencies import TRAIN_INSTALL, require
 from cs_transformer.errors import CsTransformerError, ModelNotFoundError
+from cs_transformer.language_coverage import AUTO_TRAINABLE_LAYERS
 from cs_transformer.model_resolver import weights_digest
 from cs_transformer.onnx_backend import ONNX_FILE
+from cs_transformer.rasa_output import label_of
 from cs_transformer.vector_cache import VectorCache
 from tests.conftest import REPO
 from tests.cs_transformer.conftest import training_data
@@ -70,10 +73,19 @@ def test_a_model_that_is_not_here_names_the_fix(model_storage: LocalModelStorage
         classifier.train(training_data())
 
 
-def test_fingerprint_covers_the_model_and_the_helper_modules() -> None:
+def test_fingerprint_covers_the_model_and_the_helper_modules(tmp_path: Path) -> None:
+    """Another model, or an edit to any module that decides what a trained model is, retrains."""
     first = TransformerClassifier.fingerprint_addon({"model_name": "a"})
     assert first == TransformerClassifier.fingerprint_addon({"model_name": "a"})
     assert first != TransformerClassifier.fingerprint_addon({"model_name": "b"})
+    package = tmp_path / "cs_transformer"
+    shutil.copytree(PACKAGE, package)
+    assert fingerprint({"model_name": "a"}, package) == first
+    for module in FINGERPRINTED_MODULES:
+        source = (package / module).read_bytes()
+        (package / module).write_bytes(source + b"\n# an edit\n")
+        assert fingerprint({"model_name": "a"}, package) != first, module
+        (package / module).write_bytes(source)
 
 
 def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
@@ -94,7 +106,8 @@ def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model
     context = ExecutionContext(GraphSchema({}), "test", is_finetuning=True)
     loaded = TransformerClassifier.load(config, model_storage, resource, context)
     before = loaded.predict_proba(["where is my order"])
-    # What was saved is what loads: a load that dropped the trained head would differ here.
+    # What was saved is what loads: a load that dropped the trained weights would differ here.
+    assert all(np.array_equal(saved, kept) for saved, kept in zip(loaded.head, trained.head))
     assert np.allclose(before, trained.predict_proba(["where is my order"]), atol=1e-5)
     loaded.train(training_data())
     after = loaded.predict_proba(["where is my order"])
@@ -211,8 +224,8 @@ def test_only_fine_tuned_layers_hold_back_a_validation_split_by_default(
     config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": trainable_layers, "validation_split": None}
     classifier = make(config, model_storage, Resource(f"clf-{trainable_layers}"))
     classifier.train(training_data())
-    assert classifier._settings().validation_split == split
-    assert make({**config, "validation_split": 0.2}, model_storage)._validation_split() == 0.2
+    assert training_settings(classifier.config, classifier.trainable_layers, finetuning=False).validation_split == split
+    assert validation_split(make({**config, "validation_split": 0.2}, model_storage).config, trainable_layers) == 0.2
 
 
 def test_temperature_sharpens_underconfident_and_softens_overconfident_scores() -> None:

@@ -4,7 +4,7 @@
 same vectors: only new or changed examples are encoded again. A text's key is the sha256 of the
 encoder's identity (the serving graph, or the torch weights) and the text as the encoder sees
 it (prefix included), so vectors of another encoder never match. Stored as float16: the demo
-bot's ~2,970 examples take a few MB beside an 82 MB graph.
+bot's 2,958 examples take 6.9 MB beside its 82 MB graph (README, `rasa train --finetune`).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from cs_transformer.config_validation import Option, list_of_strings, validate_config
+from cs_transformer.storage import read_saved
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +149,8 @@ class UnicodeRegexEntityExtractor(GraphComponent, EntityExtractorMixin):
         **kwargs: Any,
     ) -> UnicodeRegexEntityExtractor:
         """The trained patterns; an untrained extractor (nothing saved) extracts nothing."""
-        try:
-            with model_storage.read_from(resource) as directory:
-                patterns = json.loads((Path(directory) / PATTERNS_FILE).read_text(encoding="utf-8"))
-        except (ValueError, FileNotFoundError):
+        patterns = read_saved(model_storage, resource, lambda directory: json.loads((directory / PATTERNS_FILE).read_text(encoding="utf-8")))
+        if patterns is None:
             logger.warning("entities.untrained resource=%s", resource.name)
             return cls.create(config, model_storage, resource, execution_context)
         if not isinstance(patterns, list) or not all(isinstance(p, dict) and {"name", "pattern"} <= set(p) for p in patterns):

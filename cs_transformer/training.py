@@ -99,11 +99,12 @@ class ClassifierHead(nn.Module):
 
 
 class Trainer:
-    """Trains `encoder` (its trainable layers) and `head` together on (text, label) pairs."""
+    """Trains `encoder` (its trainable layers) and `head` together on (text, label) pairs;
+    with `encoder=None`, only the head, on the vectors passed as `frozen_features`."""
 
     def __init__(
         self,
-        encoder: SentenceEncoder,
+        encoder: Optional[SentenceEncoder],
         head: nn.Module,
         settings: TrainingSettings,
         device: torch.device,
@@ -129,7 +130,7 @@ class Trainer:
         steps_per_epoch = max(1, -(-len(train_idx) // settings.batch_size))
         optimizer = torch.optim.AdamW(
             [
-                {"params": [p for p in self.encoder.parameters() if p.requires_grad], "lr": settings.learning_rate},
+                {"params": [p for p in self._encoder_parameters() if p.requires_grad], "lr": settings.learning_rate},
                 {"params": list(self.head.parameters()), "lr": settings.head_learning_rate},
             ],
             weight_decay=settings.weight_decay,
@@ -169,8 +170,12 @@ class Trainer:
         report.seconds = time.perf_counter() - started
         return report
 
+    def _encoder_parameters(self) -> List[nn.Parameter]:
+        return [] if self.encoder is None else list(self.encoder.parameters())
+
     def _train_epoch(self, texts, label_tensor, indices, optimizer, scheduler, loss_fn, scaler) -> float:
-        self.encoder.train()
+        if self.encoder is not None:
+            self.encoder.train()
         self.head.train()
         order = list(indices)
         random.shuffle(order)
@@ -191,7 +196,8 @@ class Trainer:
 
     @torch.no_grad()
     def accuracy(self, texts: Sequence[Text], labels: Sequence[int], indices: Sequence[int]) -> float:
-        self.encoder.eval()
+        if self.encoder is not None:
+            self.encoder.eval()
         self.head.eval()
         correct = 0
         for start in range(0, len(indices), 64):
@@ -210,10 +216,12 @@ class Trainer:
         return tuned
 
     def _snapshot(self) -> Dict[Text, torch.Tensor]:
-        state = {f"encoder.{k}": v.clone() for k, v in self.encoder.trainable_state().items()}
+        encoder_state = self.encoder.trainable_state() if self.encoder is not None else {}
+        state = {f"encoder.{k}": v.clone() for k, v in encoder_state.items()}
         state.update({f"head.{k}": v.detach().cpu().clone() for k, v in self.head.state_dict().items()})
         return state
 
     def _restore(self, state: Dict[Text, torch.Tensor]) -> None:
-        self.encoder.load_trainable_state({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+        if self.encoder is not None:
+            self.encoder.load_trainable_state({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
         self.head.load_state_dict({k[len("head."):]: v for k, v in state.items() if k.startswith("head.")})

@@ -21,10 +21,15 @@ from transformers import AutoConfig, BertModel
 
 from cs_transformer import LanguageDetector, TransformerClassifier
 from cs_transformer.calibration import apply_temperature, fit_temperature
-from cs_transformer.classifier import AUTO_TRAINABLE_LAYERS, META_FILE, label_of
+from cs_transformer.classifier_artifact import FINGERPRINTED_MODULES, META_FILE, PACKAGE, fingerprint
+from cs_transformer.classifier_config import training_settings, validation_split
 from cs_transformer.dependencies import TRAIN_INSTALL, require
 from cs_transformer.errors import CsTransformerError, ModelNotFoundError
+from cs_transformer.language_coverage import AUTO_TRAINABLE_LAYERS
 from cs_transformer.model_resolver import weights_digest
+from cs_transformer.onnx_backend import ONNX_FILE
+from cs_transformer.rasa_output import label_of
+from cs_transformer.vector_cache import VectorCache
 from tests.conftest import REPO
 from tests.cs_transformer.conftest import training_data
 from tests.cs_transformer.test_contract import BACKENDS, tiny_classifier_config
@@ -68,10 +73,19 @@ def test_a_model_that_is_not_here_names_the_fix(model_storage: LocalModelStorage
         classifier.train(training_data())
 
 
-def test_fingerprint_covers_the_model_and_the_helper_modules() -> None:
+def test_fingerprint_covers_the_model_and_the_helper_modules(tmp_path: Path) -> None:
+    """Another model, or an edit to any module that decides what a trained model is, retrains."""
     first = TransformerClassifier.fingerprint_addon({"model_name": "a"})
     assert first == TransformerClassifier.fingerprint_addon({"model_name": "a"})
     assert first != TransformerClassifier.fingerprint_addon({"model_name": "b"})
+    package = tmp_path / "cs_transformer"
+    shutil.copytree(PACKAGE, package)
+    assert fingerprint({"model_name": "a"}, package) == first
+    for module in FINGERPRINTED_MODULES:
+        source = (package / module).read_bytes()
+        (package / module).write_bytes(source + b"\n# an edit\n")
+        assert fingerprint({"model_name": "a"}, package) != first, module
+        (package / module).write_bytes(source)
 
 
 def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
@@ -87,14 +101,82 @@ def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, mod
 def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model_storage: LocalModelStorage, backend: str) -> None:
     config = {**tiny_classifier_config(tiny_model_dir, backend), "trainable_layers": 1, "epochs": 3}
     resource = Resource(f"finetune_{backend}")
-    make(config, model_storage, resource).train(training_data())
+    trained = make(config, model_storage, resource)
+    trained.train(training_data())
     context = ExecutionContext(GraphSchema({}), "test", is_finetuning=True)
     loaded = TransformerClassifier.load(config, model_storage, resource, context)
     before = loaded.predict_proba(["where is my order"])
+    # What was saved is what loads: a load that dropped the trained weights would differ here.
+    assert all(np.array_equal(saved, kept) for saved, kept in zip(loaded.head, trained.head))
+    assert np.allclose(before, trained.predict_proba(["where is my order"]), atol=1e-5)
     loaded.train(training_data())
     after = loaded.predict_proba(["where is my order"])
     assert not np.allclose(before, after)
     assert loaded.labels == sorted({label_of(m) for m in training_data().intent_examples})
+
+
+# Phrasings the tiny model trained on EXAMPLES gets wrong (each is scored as another intent).
+NEW_EXAMPLES = [("stop the parcel", "cancel_order"), ("where is the purchase", "order_status"), ("anular mi paquete", "cancel_order")]
+UNCHANGED_TEXTS = ["hello there", "track my package", "cancelar mi pedido", "opening hours", "precio del envio"]
+
+
+def edited_data(removed: int, added: list) -> TrainingData:
+    """The test data without its first `removed` examples, with `added` (text, intent) pairs."""
+    kept = training_data().training_examples[removed:]
+    extra = [Message(data={"text": text, "intent": intent}) for text, intent in added]
+    return TrainingData(training_examples=kept + extra, responses=training_data().responses)
+
+
+def record_encoded_texts(classifier: TransformerClassifier, monkeypatch: pytest.MonkeyPatch) -> list:
+    """The texts the classifier's real encoder (the ONNX graph's tokenizer, or the torch encoder)
+    is given from now on."""
+    seen: list = []
+    if classifier.onnx_encoder is not None:
+        tokenizer = classifier.onnx_encoder.tokenizer
+        encode = tokenizer.encode
+        monkeypatch.setattr(tokenizer, "encode", lambda text: seen.append(text) or encode(text))
+    else:
+        tokenize = classifier.encoder.tokenize
+        monkeypatch.setattr(classifier.encoder, "tokenize", lambda texts: seen.extend(texts) or tokenize(texts))
+    return seen
+
+
+@pytest.mark.parametrize("backend, trainable_layers", [("onnx", 0), ("onnx", 1), ("torch", 1)])
+def test_finetune_encodes_only_new_examples_and_keeps_the_encoder(
+    backend: str, trainable_layers: int, tiny_model_dir: Path, model_storage: LocalModelStorage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`rasa train --finetune` after editing the examples: only the added ones go through the
+    encoder, the ONNX graph is the same file, what the model knew it still knows, the added
+    phrasings are learned, and removed examples leave the vector cache."""
+    config = {**tiny_classifier_config(tiny_model_dir, backend), "trainable_layers": trainable_layers}
+    resource = Resource(f"incremental-{backend}-{trainable_layers}")
+    make(config, model_storage, resource).train(training_data())
+    with model_storage.read_from(resource) as directory:
+        graph = (Path(directory) / ONNX_FILE).read_bytes() if backend == "onnx" else None
+    context = ExecutionContext(GraphSchema({}), "test", is_finetuning=True)
+    loaded = TransformerClassifier.load(config, model_storage, resource, context)
+    new_texts = [text for text, _ in NEW_EXAMPLES]
+    assert [loaded.labels[i] for i in loaded.predict_proba(new_texts).argmax(-1)] != [i for _, i in NEW_EXAMPLES]
+    before = loaded.predict_proba(UNCHANGED_TEXTS)
+    data = edited_data(removed=2, added=NEW_EXAMPLES)
+
+    seen = record_encoded_texts(loaded, monkeypatch)
+    loaded.train(data)
+    assert sorted(seen) == sorted(new_texts)
+    monkeypatch.undo()
+
+    after = loaded.predict_proba(UNCHANGED_TEXTS)
+    assert np.array_equal(after.argmax(-1), before.argmax(-1))
+    assert np.abs(after - before).max() < 0.2
+    assert [loaded.labels[i] for i in loaded.predict_proba(new_texts).argmax(-1)] == [i for _, i in NEW_EXAMPLES]
+    with model_storage.read_from(resource) as directory:
+        if graph is not None:
+            assert (Path(directory) / ONNX_FILE).read_bytes() == graph
+        cache = VectorCache.load(Path(directory))
+    assert len(cache.keys) == len({m.get("text") for m in data.intent_examples})
+    served = TransformerClassifier.load(config, model_storage, resource, ExecutionContext(GraphSchema({}), "test"))
+    assert np.allclose(served.predict_proba(UNCHANGED_TEXTS + new_texts), loaded.predict_proba(UNCHANGED_TEXTS + new_texts), atol=1e-5)
 
 
 def test_finetuning_cannot_add_intents(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
@@ -142,8 +224,8 @@ def test_only_fine_tuned_layers_hold_back_a_validation_split_by_default(
     config = {**tiny_classifier_config(tiny_model_dir), "trainable_layers": trainable_layers, "validation_split": None}
     classifier = make(config, model_storage, Resource(f"clf-{trainable_layers}"))
     classifier.train(training_data())
-    assert classifier._settings().validation_split == split
-    assert make({**config, "validation_split": 0.2}, model_storage)._validation_split() == 0.2
+    assert training_settings(classifier.config, classifier.trainable_layers, finetuning=False).validation_split == split
+    assert validation_split(make({**config, "validation_split": 0.2}, model_storage).config, trainable_layers) == 0.2
 
 
 def test_temperature_sharpens_underconfident_and_softens_overconfident_scores() -> None:

@@ -134,7 +134,8 @@ def test_weights_are_safetensors_plus_the_onnx_graph_when_asked(
     with trained_storage.read_from(trained_resource) as directory:
         files = sorted(p.name for p in Path(directory).iterdir())
     onnx = ["encoder.int8.onnx", "tokenizer.json"] if backend == "onnx" else []
-    assert files == sorted(["meta.json", "weights.safetensors"] + onnx)
+    # vectors.safetensors: the training examples' sentence vectors, for an incremental --finetune.
+    assert files == sorted(["meta.json", "weights.safetensors", "vectors.safetensors"] + onnx)
 
 
 def test_untrained_classifier_answers_like_diet(tiny_model_dir: Path, model_storage, resource, execution_context) -> None:

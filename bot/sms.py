@@ -62,7 +62,7 @@ from bot.http_limits import limit_server
 from bot.ordering import InArrivalOrder
 from bot.sms_text import button_choice, numbered_buttons, split_message
 from bot.validation import InvalidInput, clean_sender, clean_text
-from cs_transformer.lint import variation_language
+from cs_transformer.variations import variation_language
 
 logger = logging.getLogger(__name__)
 # twilio's HTTP client logs every request at INFO, ten lines an SMS; its warnings are enough.

@@ -15,28 +15,14 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa.shared.utils.io import read_yaml_file
 
-from cs_transformer.evaluate import (
-    CROSSVAL,
-    HELDOUT,
-    Corpus,
-    Evaluation,
-    EvaluationError,
-    LanguageResult,
-    Outcome,
-    evaluate,
-    format_report,
-    format_summary,
-    main,
-    nlu_config,
-    parse_args,
-    plan_crossval,
-    plot_accuracy,
-    plot_confusion,
-    read_corpus,
-    score,
-    stratified_folds,
-)
-from cs_transformer.grading import fallback_threshold
+from cs_transformer.evaluate import CROSSVAL, HELDOUT, Evaluation, EvaluationError, LanguageResult, evaluate
+from cs_transformer.evaluate.cli import main, parse_args
+from cs_transformer.evaluate.corpus import Corpus, plan_crossval, read_corpus, stratified_folds
+from cs_transformer.evaluate.metrics import score
+from cs_transformer.evaluate.plots import plot_accuracy, plot_confusion
+from cs_transformer.evaluate.report import format_report, format_summary
+from cs_transformer.evaluate.runner import nlu_config
+from cs_transformer.grading import Outcome, fallback_threshold
 from tests.conftest import REPO
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -7,13 +7,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
-import numpy as np
 import pytest
 from matplotlib import colormaps
 from matplotlib.colors import to_rgb
-from matplotlib.image import imread
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -28,8 +26,7 @@ from cs_transformer.evaluate.report import format_report, format_summary
 from cs_transformer.evaluate.runner import nlu_config
 from cs_transformer.grading import Outcome, fallback_threshold
 from tests.conftest import REPO
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from tests.cs_transformer.images import assert_png, pixels_of
 
 # 8 sentences: 2 intent mistakes (greet -> goodbye, faq -> order_status) and one FAQ question
 # with the right intent but the wrong answer.
@@ -57,21 +54,6 @@ def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Opt
 def evaluation(results: List[LanguageResult], mode: str = HELDOUT) -> Evaluation:
     return Evaluation(mode, "config.yml", ["en"], [r.language for r in results], "benchmarks/heldout",
                       5 if mode == CROSSVAL else None, "python -m cs_transformer.evaluate", results, 0.3)
-
-
-def assert_png(path: Path) -> None:
-    """A PNG of a readable size with something drawn on it (not a blank page)."""
-    assert path.read_bytes()[:8] == PNG_SIGNATURE, path
-    image = imread(str(path))
-    height, width = image.shape[:2]
-    assert height > 200 and width > 200, path
-    assert (image[..., :3] < 0.95).any(axis=-1).mean() > 0.02, f"{path} is blank"
-
-
-def pixels_of(path: Path, colour: Sequence[float]) -> int:
-    """How many pixels of the image have `colour` (RGB in 0..1): the area drawn in it."""
-    image = imread(str(path))[..., :3]
-    return int((np.abs(image - np.asarray(colour)) <= 0.02).all(axis=-1).sum())
 
 
 # --------------------------------------------------------------------------- metrics

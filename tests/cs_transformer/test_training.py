@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from cs_transformer.encoder import SentenceEncoder
-from cs_transformer.training import ClassifierHead, Trainer, TrainingSettings, stratified_folds, stratified_split
+from cs_transformer.training import (
+    ClassifierHead,
+    Trainer,
+    TrainingReport,
+    TrainingSettings,
+    stratified_folds,
+    stratified_split,
+)
 
 DIMENSION = 32
 CLASSES = 3
@@ -36,13 +43,12 @@ def separable_toy_set(seed: int = 0) -> Tuple[List[str], List[int], torch.Tensor
     return [f"sentence {i}" for i in range(len(labels))], labels, vectors
 
 
-def fit(encoder: SentenceEncoder, settings: TrainingSettings) -> Tuple[Trainer, ClassifierHead]:
+def fit(encoder: SentenceEncoder, settings: TrainingSettings) -> Tuple[Trainer, ClassifierHead, TrainingReport]:
     texts, labels, vectors = separable_toy_set()
     torch.manual_seed(123)  # the head's initial weights; the seed under test is the trainer's own
     head = ClassifierHead(DIMENSION, CLASSES)
     trainer = Trainer(encoder, head, settings, torch.device("cpu"), None)
-    trainer.report = trainer.fit(texts, labels, frozen_features=vectors)
-    return trainer, head
+    return trainer, head, trainer.fit(texts, labels, frozen_features=vectors)
 
 
 def test_the_head_learns_a_separable_toy_set(frozen_encoder: SentenceEncoder) -> None:
@@ -51,9 +57,9 @@ def test_the_head_learns_a_separable_toy_set(frozen_encoder: SentenceEncoder) ->
     with torch.no_grad():
         untrained = ClassifierHead(DIMENSION, CLASSES).eval()(vectors).argmax(dim=-1)
     assert (untrained == torch.tensor(labels)).float().mean() < 0.9  # not right before training
-    trainer, _ = fit(frozen_encoder, SETTINGS)
+    trainer, _, report = fit(frozen_encoder, SETTINGS)
     assert trainer.accuracy(texts, labels, range(len(labels))) == 1.0
-    history = trainer.report.history
+    history = report.history
     assert len(history) == SETTINGS.epochs and history[-1]["loss"] < history[0]["loss"] / 4
 
 
@@ -61,8 +67,7 @@ def test_early_stopping_keeps_the_best_epoch(frozen_encoder: SentenceEncoder) ->
     """Validation accuracy reaches its best and stays there: no epoch beats it, so training stops
     `patience + 1` epochs later, and the weights of the best epoch are the ones kept."""
     settings = dataclasses.replace(SETTINGS, epochs=50, validation_split=0.3)
-    trainer, _ = fit(frozen_encoder, settings)
-    report = trainer.report
+    trainer, _, report = fit(frozen_encoder, settings)
     assert report.best_validation_accuracy == 1.0
     assert report.epochs_run == report.best_epoch + settings.early_stopping_patience + 1 < settings.epochs
     assert [entry["epoch"] for entry in report.history] == list(range(1, report.epochs_run + 1))
@@ -73,15 +78,15 @@ def test_early_stopping_keeps_the_best_epoch(frozen_encoder: SentenceEncoder) ->
 
 
 def test_without_a_validation_split_every_epoch_runs(frozen_encoder: SentenceEncoder) -> None:
-    trainer, _ = fit(frozen_encoder, dataclasses.replace(SETTINGS, epochs=5))
-    assert (trainer.report.epochs_run, trainer.report.best_epoch, trainer.report.best_validation_accuracy) == (5, 5, None)
+    _, _, report = fit(frozen_encoder, dataclasses.replace(SETTINGS, epochs=5))
+    assert (report.epochs_run, report.best_epoch, report.best_validation_accuracy) == (5, 5, None)
 
 
 def test_the_same_seed_gives_the_same_weights(frozen_encoder: SentenceEncoder) -> None:
     settings = dataclasses.replace(SETTINGS, epochs=3)
-    _, first = fit(frozen_encoder, settings)
-    _, again = fit(frozen_encoder, settings)
-    _, other_seed = fit(frozen_encoder, dataclasses.replace(settings, random_seed=8))
+    _, first, _ = fit(frozen_encoder, settings)
+    _, again, _ = fit(frozen_encoder, settings)
+    _, other_seed, _ = fit(frozen_encoder, dataclasses.replace(settings, random_seed=8))
     for name, weights in first.state_dict().items():
         assert torch.equal(weights, again.state_dict()[name]), name
     assert not torch.equal(first.linear.weight, other_seed.linear.weight)

@@ -14,7 +14,6 @@ from cs_transformer.variations import variation_language
 # Response placeholders ("{order_number}") are English identifiers inside any language.
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
-
 # The wrong-language checks trust a Latin-script language guess only on texts with this
 # many Latin letters. On the demo bot's ~2,600 examples the bot's detector called 61
 # shorter texts "reliably" another bot language ("was kostet das porto" -> en, "carte

@@ -164,15 +164,31 @@ def test_batch_and_single_predictions_agree(trained_classifier: TransformerClass
         assert [r["confidence"] for r in a] == pytest.approx([r["confidence"] for r in b], abs=1e-4)
 
 
-@pytest.mark.parametrize("text", EDGE_CASE_TEXTS + ["¿Dónde está mi pedido?", "我的订单在哪里"])
+# (language, reliable) the detector must give each text; None where an edge case allows any bot
+# language (5,000 "x" are letters: a backend may call them something).
+NOTHING_TO_TELL = ("es", False)  # the default, which here is not the first of `languages`
+EXPECTED_LANGUAGE = {
+    **{text: NOTHING_TO_TELL for text in EDGE_CASE_TEXTS},
+    "x" * 5000: None,
+    "我想 cancel my 订单 please مرحبا": ("zh", True),  # Han outweighs the rest
+    "¿Dónde está mi pedido?": ("es", True),
+    "Where is my order, I ordered it two weeks ago": ("en", True),
+    "我的订单在哪里": ("zh", True),
+}
+
+
+@pytest.mark.parametrize("text", list(EXPECTED_LANGUAGE))
 def test_language_is_always_set(text: str) -> None:
-    detector = LanguageDetector.create({"languages": ["en", "es", "zh"]}, None, None, None)
+    """Always a bot language: the text's where it can tell, else the default language, unreliable."""
+    detector = LanguageDetector.create({"languages": ["en", "es", "zh"], "default_language": "es"}, None, None, None)
     (message,) = parse(detector, [text])
     language = message.get("language")
     assert language["name"] in {"en", "es", "zh"}
+    if EXPECTED_LANGUAGE[text] is not None:
+        assert (language["name"], language["reliable"]) == EXPECTED_LANGUAGE[text]
     assert 0.0 <= language["confidence"] <= 1.0
     entities = [e for e in message.get("entities", []) if e["entity"] == "language"]
-    assert len(entities) == (1 if language["reliable"] else 0)
+    assert [e["value"] for e in entities] == ([language["name"]] if language["reliable"] else [])
 
 
 def test_every_bad_language_detector_key_is_reported_at_once() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,37 +10,23 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from matplotlib.image import imread
+from matplotlib import colormaps
+from matplotlib.colors import to_rgb
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from rasa.shared.utils.io import read_yaml_file
 
-from cs_transformer.evaluate import (
-    CROSSVAL,
-    HELDOUT,
-    Corpus,
-    Evaluation,
-    EvaluationError,
-    LanguageResult,
-    Outcome,
-    evaluate,
-    format_report,
-    format_summary,
-    main,
-    nlu_config,
-    parse_args,
-    plan_crossval,
-    plot_accuracy,
-    plot_confusion,
-    read_corpus,
-    score,
-    stratified_folds,
-)
-from cs_transformer.grading import fallback_threshold
+from cs_transformer.evaluate import CROSSVAL, HELDOUT, Evaluation, EvaluationError, LanguageResult, evaluate
+from cs_transformer.evaluate.cli import main, parse_args
+from cs_transformer.evaluate.corpus import Corpus, plan_crossval, read_corpus, stratified_folds
+from cs_transformer.evaluate.metrics import score
+from cs_transformer.evaluate.plots import ACCURACY_BARS, plot_accuracy, plot_confusion
+from cs_transformer.evaluate.report import format_report, format_summary
+from cs_transformer.evaluate.runner import nlu_config
+from cs_transformer.grading import Outcome, fallback_threshold
 from tests.conftest import REPO
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+from tests.cs_transformer.images import assert_png, pixels_of
 
 # 8 sentences: 2 intent mistakes (greet -> goodbye, faq -> order_status) and one FAQ question
 # with the right intent but the wrong answer.
@@ -67,12 +54,6 @@ def result(language: str, accuracy: float, macro_f1: float, answer_accuracy: Opt
 def evaluation(results: List[LanguageResult], mode: str = HELDOUT) -> Evaluation:
     return Evaluation(mode, "config.yml", ["en"], [r.language for r in results], "benchmarks/heldout",
                       5 if mode == CROSSVAL else None, "python -m cs_transformer.evaluate", results, 0.3)
-
-
-def assert_png(path: Path) -> None:
-    assert path.read_bytes()[:8] == PNG_SIGNATURE, path
-    height, width = imread(str(path)).shape[:2]
-    assert height > 200 and width > 200, path
 
 
 # --------------------------------------------------------------------------- metrics
@@ -239,13 +220,32 @@ def test_json_report_means_answers_over_languages_with_faq() -> None:
     json.dumps(report)
 
 
-def test_plots_are_png_files(tmp_path: Path) -> None:
+def test_confusion_plot_colours_each_cell_by_its_share_of_the_expected_intent(tmp_path: Path) -> None:
+    """A cell holding all of an intent's sentences is the darkest blue: OUTCOMES has two such
+    rows (goodbye, order_status), the same sentences all answered right have five."""
+    all_right = [dataclasses.replace(o, predicted=o.intent, predicted_answer=o.answer) for o in OUTCOMES]
     plot_confusion(OUTCOMES, "en", tmp_path / "confusion_en.png")
-    # answer accuracy and fallback rate are bars too; a language without FAQ questions has none
-    plot_accuracy([result("en", 0.9, 0.8, 0.5, fallback_rate=0.1), result("es", 0.7, 0.6)], "by language",
-                  tmp_path / "bars.png")
+    plot_confusion(all_right, "en", tmp_path / "all_right.png")
     assert_png(tmp_path / "confusion_en.png")
-    assert_png(tmp_path / "bars.png")
+    assert_png(tmp_path / "all_right.png")
+    darkest = colormaps["Blues"](1.0)[:3]
+    some_wrong, none_wrong = pixels_of(tmp_path / "confusion_en.png", darkest), pixels_of(tmp_path / "all_right.png", darkest)
+    assert 0 < 2 * some_wrong < none_wrong
+
+
+def test_accuracy_plot_draws_a_bar_per_score_and_language(tmp_path: Path) -> None:
+    high, low, answered = tmp_path / "high.png", tmp_path / "low.png", tmp_path / "answered.png"
+    # answer accuracy and fallback rate are bars too; a language without FAQ questions has none
+    plot_accuracy([result("en", 0.9, 0.8, 0.5, fallback_rate=0.1), result("es", 0.7, 0.6)], "by language", high)
+    plot_accuracy([result("en", 0.3, 0.8, 0.5, fallback_rate=0.1), result("es", 0.2, 0.6)], "by language", low)
+    plot_accuracy([result("en", 0.9, 0.8, 0.5, fallback_rate=0.1), result("es", 0.7, 0.6, 1.0)], "by language",
+                  answered)
+    assert_png(high)
+    area = {key: pixels_of(high, to_rgb(colour)) for key, _, colour in ACCURACY_BARS}
+    assert all(pixels > 1000 for pixels in area.values()), area
+    accuracy_colour, answer_colour = to_rgb(ACCURACY_BARS[0][2]), to_rgb(ACCURACY_BARS[2][2])
+    assert pixels_of(high, accuracy_colour) > 2 * pixels_of(low, accuracy_colour)  # bar height is the score
+    assert pixels_of(answered, answer_colour) > 2 * pixels_of(high, answer_colour)  # es got its answer bar
 
 
 # --------------------------------------------------------------------------- the real CLI

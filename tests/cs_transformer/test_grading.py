@@ -7,13 +7,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from matplotlib.image import imread
+from matplotlib.colors import to_rgb
 from rasa.core.agent import Agent
 from rasa.model_training import train_nlu
 from rasa.shared.utils.io import write_yaml
 
 from cs_transformer import grading
 from cs_transformer.grading import Outcome
+from tests.cs_transformer.images import assert_png, pixels_of
 
 # 4 in-scope sentences (one fell back though its top intent was right, one wrong) and
 # 3 out-of-scope ones (one fell back, one classified out_of_scope, one taken as faq).
@@ -59,11 +60,15 @@ def test_fallback_threshold_is_read_from_the_pipeline() -> None:
     assert grading.fallback_threshold([{"name": "X"}]) is None
 
 
-def test_reliability_diagram_is_a_png(tmp_path: Path) -> None:
-    path = tmp_path / "reliability.png"
-    grading.plot_reliability({"en": OUTCOMES, "es": OUTCOMES[:3]}, "calibration", path, threshold=0.3)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert imread(str(path)).shape[0] > 200
+def test_reliability_diagram_draws_a_line_per_language(tmp_path: Path) -> None:
+    both, english = tmp_path / "reliability.png", tmp_path / "english.png"
+    grading.plot_reliability({"en": OUTCOMES, "es": OUTCOMES[:3]}, "calibration", both, threshold=0.3)
+    grading.plot_reliability({"en": OUTCOMES}, "calibration", english, threshold=0.3)
+    assert_png(both)
+    # matplotlib's colour cycle: the first curve C0, the second C1
+    first, second = to_rgb("C0"), to_rgb("C1")
+    assert pixels_of(both, first) > 200 and pixels_of(english, first) > 200
+    assert pixels_of(both, second) > 200 > pixels_of(english, second)
 
 
 NLU = """version: "3.1"

@@ -12,18 +12,12 @@ from typing import List, Optional, Set, Tuple
 import pytest
 
 from cs_transformer.languages import LanguageIdentifier
-from cs_transformer.lint import (
-    PLACEHOLDER,
-    Bot,
-    Example,
-    Issue,
-    Report,
-    check_example_counts,
-    lint,
-    load_examples,
-    main,
-    trusted_guess,
-)
+from cs_transformer.lint import Issue, Report, lint
+from cs_transformer.lint.cli import main
+from cs_transformer.lint.examples import check_example_counts
+from cs_transformer.lint.findings import Bot, Example
+from cs_transformer.lint.inputs import load_examples
+from cs_transformer.lint.wrong_language import PLACEHOLDER, trusted_guess
 from tests.conftest import REPO
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lint_bot"

@@ -88,6 +88,7 @@ def test_fingerprint_covers_the_model_and_the_helper_modules(tmp_path: Path) -> 
         (package / module).write_bytes(source)
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
     config = {**tiny_classifier_config(tiny_model_dir, "torch"), "epochs": 1}
     resource = Resource("torch_only")
@@ -97,6 +98,7 @@ def test_onnx_backend_without_its_export_names_the_fix(tiny_model_dir: Path, mod
         TransformerClassifier.load({**config, "inference_backend": "onnx"}, model_storage, resource, context)
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_finetuning_continues_from_the_saved_weights(tiny_model_dir: Path, model_storage: LocalModelStorage, backend: str) -> None:
     config = {**tiny_classifier_config(tiny_model_dir, backend), "trainable_layers": 1, "epochs": 3}
@@ -141,6 +143,7 @@ def record_encoded_texts(classifier: TransformerClassifier, monkeypatch: pytest.
     return seen
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 @pytest.mark.parametrize("backend, trainable_layers", [("onnx", 0), ("onnx", 1), ("torch", 1)])
 def test_finetune_encodes_only_new_examples_and_keeps_the_encoder(
     backend: str, trainable_layers: int, tiny_model_dir: Path, model_storage: LocalModelStorage,
@@ -179,6 +182,7 @@ def test_finetune_encodes_only_new_examples_and_keeps_the_encoder(
     assert np.allclose(served.predict_proba(UNCHANGED_TEXTS + new_texts), loaded.predict_proba(UNCHANGED_TEXTS + new_texts), atol=1e-5)
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 def test_finetuning_cannot_add_intents(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
     config = {**tiny_classifier_config(tiny_model_dir), "epochs": 1}
     resource = Resource("finetune_new_intent")
@@ -216,6 +220,7 @@ def test_trained_on_english_only_it_understands_spanish_german_and_chinese(model
         assert correct / len(examples) >= 0.7, (language, correct, len(examples))
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 @pytest.mark.parametrize("trainable_layers, split", [(0, 0.0), (2, 0.1)])
 def test_only_fine_tuned_layers_hold_back_a_validation_split_by_default(
     trainable_layers: int, split: float, tiny_model_dir: Path, model_storage: LocalModelStorage
@@ -241,6 +246,7 @@ def test_temperature_sharpens_underconfident_and_softens_overconfident_scores() 
     assert rescaled.max(-1).max() < 0.9
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 @pytest.mark.parametrize("trainable_layers", [0, 2])
 def test_calibration_is_fitted_persisted_and_served(tiny_model_dir: Path, model_storage: LocalModelStorage, trainable_layers: int) -> None:
     """Out-of-fold over a frozen encoder, the validation split when fine-tuning; the loaded model

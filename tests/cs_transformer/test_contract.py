@@ -72,6 +72,7 @@ def parse(component, texts: List[str]) -> List[Message]:
     return component.process([Message(data={"text": t}) for t in texts])
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 def test_classifier_learns_its_training_data(trained_classifier: TransformerClassifier) -> None:
     messages = parse(trained_classifier, ["where is my order", "cancelar mi pedido", "hola"])
     assert [m.get("intent")["name"] for m in messages] == ["order_status", "cancel_order", "greet"]
@@ -200,6 +201,7 @@ def test_every_bad_language_detector_key_is_reported_at_once() -> None:
     assert "'languages: ['en', 'xx']'" in message and "'min_confidence: 2'" in message and "'min_letters: 0'" in message
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 def test_the_demo_pipeline_checks_every_component_at_train_without_a_false_warning(repo: Path) -> None:
     """All three components are in Rasa's training graph (so their keys are checked at `rasa train`),
     and Rasa's validator does not claim that the response examples lack a response selector."""

@@ -51,6 +51,7 @@ def intents(messages: List[Message]) -> List:
     return [m.get("intent")["name"] for m in messages]
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 def test_a_trained_classifier_serves_without_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
     config = {**tiny_classifier_config(tiny_model_dir, "onnx"), "trainable_layers": 0}
     storage = LocalModelStorage(tmp_path)
@@ -76,6 +77,7 @@ print(json.dumps({{"intents": [m.get("intent") for m in messages],
     assert [i["confidence"] for i in served["intents"]] == pytest.approx([i["confidence"] for i in expected], abs=1e-5)
 
 
+@pytest.mark.slow  # trains a model: `make test`, not `make test-fast`
 def test_training_without_the_train_extra_names_the_install_line(tiny_model_dir: Path) -> None:
     result = run_without_training_packages(f"""
 import json

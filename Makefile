@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)
 export SANIC_HOST := 127.0.0.1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup system-deps train run test test-fast lint validate eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse bench-threshold
+.PHONY: setup system-deps train run test test-fast lint validate eval lock clean bench-nlu bench-xsid bench-load bench-latency bench-langid bench-abuse bench-threshold bench-finetune
 
 setup: $(STAMP)  ## create .venv from the lock file (quick when nothing changed)
 
@@ -70,6 +70,9 @@ bench-langid: $(STAMP)  ## language identification on short messages and xSID de
 XSID ?= $(CURDIR)/../shared/data/xsid-dev
 bench-xsid: $(MODEL)  ## the bot's NLU as configured vs stock DIET on the public xSID dev data: in-language k-fold, English-only, out of scope (not a test; hours on 2 cores: BENCH_ARGS='--run-folds 1')
 	$(BIN)/python benchmarks/xsid.py --data $(XSID) $(BENCH_ARGS)
+
+bench-finetune: $(STAMP)  ## full `rasa train` vs `rasa train --finetune` after adding three examples, in a copy of the committed tree (about 6 min on 2 idle cores)
+	benchmarks/finetune.sh
 
 bench-threshold: $(MODEL)  ## FallbackClassifier threshold sweep of the trained bot: held-out accuracy, fallback, out-of-scope rejection (about a minute)
 	$(BIN)/python benchmarks/threshold.py

@@ -36,6 +36,8 @@ _NOT_BEFORE_ALNUM = f"(?![A-Za-z{_DIGITS}])"
 _EMAIL_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
 MAX_EMAIL_DOMAIN_CHARS = 253  # RFC 1035: a longer run is not a domain name
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# U+FF01..U+FF5E are the full-width forms of ASCII '!'..'~', in the same order.
+_FULL_WIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _IBAN = re.compile(rf"{_NOT_AFTER_ALNUM}[A-Z]{{2}}[0-9]{{2}}(?: ?[A-Z0-9]){{11,30}}{_NOT_BEFORE_ALNUM}")
 _CARD = re.compile(rf"{_NOT_AFTER_ALNUM}{_D}(?:[ \-]?{_D}){{12,18}}{_NOT_BEFORE_ALNUM}")
 # An optional + or 00, then digits in groups split by spaces, dashes, dots, slashes or (…).
@@ -162,20 +164,23 @@ def _redact_emails(text: Text) -> Text:
     """Each `@` with a local part before it and a domain after it becomes `[email]`.
 
     The local part is the run of its characters before the `@` (after the previous match); runs
-    end at an `@`, so every character is read a bounded number of times.
+    end at an `@`, so every character is read a bounded number of times. Full-width forms
+    (`ｍａｒｉａ＠ｅｘａｍｐｌｅ．ｃｏｍ`, typed by Chinese and Japanese keyboards) are searched as
+    their ASCII twins: one character for one, so positions in `text` stay the same.
     """
+    searched = text.translate(_FULL_WIDTH_TO_ASCII)
     parts: List[Text] = []
     done = 0  # text[:done] is in `parts` already
-    at = text.find("@")
+    at = searched.find("@")
     while at != -1:
         start = at
-        while start > done and text[start - 1] in _EMAIL_LOCAL_CHARS:
+        while start > done and searched[start - 1] in _EMAIL_LOCAL_CHARS:
             start -= 1
-        domain = _EMAIL_DOMAIN.match(text, at + 1, at + 1 + MAX_EMAIL_DOMAIN_CHARS) if start < at else None
+        domain = _EMAIL_DOMAIN.match(searched, at + 1, at + 1 + MAX_EMAIL_DOMAIN_CHARS) if start < at else None
         if domain is not None:
             parts += [text[done:start], "[email]"]
             done = domain.end()
-        at = text.find("@", max(at + 1, done))
+        at = searched.find("@", max(at + 1, done))
     return "".join(parts) + text[done:] if parts else text
 
 

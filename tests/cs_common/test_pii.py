@@ -31,6 +31,9 @@ redactor = Redactor(PiiRules.from_file())
         # emails
         ("write to maria.garcia+shop@example.co.uk now", "write to [email] now"),
         ("邮箱wang.wei@example.cn谢谢", "邮箱[email]谢谢"),
+        # full-width, as Chinese and Japanese keyboards type it; the text around it is kept as typed
+        ("我的邮箱是ｍａｒｉａ．ｋｏｗａｌｓｋｉ＠ｅｘａｍｐｌｅ．ｃｏｍ，谢谢！", "我的邮箱是[email]，谢谢！"),
+        ("mail maria＠example.com", "mail [email]"),
         # Luhn-valid cards, with and without separators
         ("card 4111 1111 1111 1111 exp 12/27", "card [card] exp 12/27"),
         ("Karte 5500-0000-0000-0004", "Karte [card]"),

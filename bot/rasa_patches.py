@@ -33,6 +33,19 @@ per customer message. A failed custom session start is replaced by Rasa's own
 matched the customer's message and the fallback answered. Slot validation and custom slot
 mappings fail as before: the action predicted next answers.
 A 400 (`ActionExecutionRejection`) is still raised, so other policies can take over.
+
+Fix 4, `DialogueStateTracker.applied_events` and `Domain.states_for_tracker_history`: Rasa
+3.6.21 walks and replays the whole conversation each time a policy asks for its states, several
+times a turn, so a turn cost more the longer the conversation was. Here both go on from where
+their last call stopped, with the same results (`bot/dialogue_states.py`).
+
+Fix 5, `DialogueStateTracker.copy`: Rasa 3.6.21 replays every event into the copy, and the
+processor copies the tracker before every action it runs. Here the copy shares the events and
+copies the state they replay to (`bot/tracker_copy.py`).
+
+Fix 6, `Policy.format_tracker_states`: RulePolicy formats every dialogue state of the
+conversation into a text for a debug log line on each prediction. Here the text is made only
+when Rasa logs at debug level; otherwise the line (which is dropped) gets "".
 """
 
 from __future__ import annotations
@@ -48,10 +61,14 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME, ACTION_VALIDATE_SLOT_MAPPINGS
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import ClientResponseError
+
+from bot import dialogue_states, tracker_copy
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +82,7 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
     Idempotent. Returns whether the fixes are in place.
     """
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.policy import Policy
 
     global _stock_remote_run
 
@@ -82,8 +100,16 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
         Event.resolve_by_type = staticmethod(resolve_event_type)
         _stock_remote_run = RemoteAction.run
         RemoteAction.run = run_remote_action
+        STOCK_FUNCTIONS.update(applied_events=DialogueStateTracker.applied_events,
+                               states_for_tracker_history=Domain.states_for_tracker_history)
+        DialogueStateTracker.applied_events = dialogue_states.applied_events
+        Domain.states_for_tracker_history = dialogue_states.states_for_tracker_history
+        STOCK_FUNCTIONS.update(copy=DialogueStateTracker.copy, format_tracker_states=Policy.format_tracker_states)
+        DialogueStateTracker.copy = tracker_copy.copy_tracker
+        Policy.format_tracker_states = staticmethod(format_tracker_states_if_logged)
         logger.info(
-            "rasa_patches.applied rasa=%s fixes=action_reply_validator,event_type_table,action_failure_answer",
+            "rasa_patches.applied rasa=%s fixes=action_reply_validator,event_type_table,action_failure_answer,"
+            "resumed_dialogue_states,tracker_copy_without_replay,states_text_only_for_debug",
             rasa_version,
         )
     return True
@@ -137,6 +163,8 @@ def resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -
 
 
 _stock_remote_run: Optional[Callable[..., Any]] = None  # Rasa's own `RemoteAction.run`, kept by apply_rasa_patches
+# Rasa's own state functions replaced by fix 4, kept by apply_rasa_patches (tests compare with them).
+STOCK_FUNCTIONS: Dict[Text, Callable[..., Any]] = {}
 
 
 async def run_remote_action(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
@@ -193,3 +221,11 @@ def told_already(tracker: Any) -> bool:
         if isinstance(event, BotUttered) and event.metadata.get("utter_action") == TECHNICAL_PROBLEM_RESPONSE:
             return True
     return False
+
+
+
+def format_tracker_states_if_logged(states: List[Dict[Text, Any]]) -> Text:
+    """Rasa 3.6.21's `Policy.format_tracker_states` when Rasa logs debug lines, else ""."""
+    if not logging.getLogger("rasa").isEnabledFor(logging.DEBUG):
+        return ""
+    return STOCK_FUNCTIONS["format_tracker_states"](states)

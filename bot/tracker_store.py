@@ -17,8 +17,9 @@ has placeholders (`[email]`, `[card]`, `[address]`, …) instead.
       pii_rules: pii.yml                 # default: pii.yml at the repo root
 
 Only the events added since the tracker was read from the store are redacted: the events read
-back already are (the store only ever holds redacted events), so a turn costs the same at the 5th
-message and the 50th. A long redaction (a big message or metadata) runs in a worker thread, so
+back already are (the store only ever holds redacted events). With `store: memory` only they are
+written too (bot/memory_tracker_store.py), so a turn costs the same at the 5th message and the
+50th; Rasa's other stores are given the whole tracker, as Rasa gives it to them. A long redaction (a big message or metadata) runs in a worker thread, so
 the other conversations go on meanwhile.
 
 Fail closed: values nested deeper than `MAX_DEPTH` are replaced by a placeholder, and if
@@ -47,6 +48,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.history import InteractionHistory
+from bot.memory_tracker_store import EventLogTrackerStore
 from cs_common.pii import PiiRules, Redactor, install_log_redaction
 
 logger = logging.getLogger(__name__)
@@ -76,8 +78,10 @@ class RedactingTrackerStore(TrackerStore):
         self.rules = PiiRules.from_file(pii_rules)
         self.redactor = Redactor(self.rules)
         # The inner store streams the (redacted) events to the broker; this wrapper never does.
-        inner_type = None if store == IN_MEMORY else store  # Rasa's default store has no type name
-        self._inner = TrackerStore.create(EndpointConfig(url=host, type=inner_type, **store_kwargs), domain, event_broker)
+        if store == IN_MEMORY:  # Rasa's own re-serialises the whole conversation on every save
+            self._inner: TrackerStore = EventLogTrackerStore(domain, event_broker, **store_kwargs)
+        else:
+            self._inner = TrackerStore.create(EndpointConfig(url=host, type=store, **store_kwargs), domain, event_broker)
         # Trackers handed out by `retrieve`: id -> (the tracker, how many of its events came redacted
         # from the store, the last of them). Entries go when Rasa drops the tracker.
         self._read: Dict[int, Tuple[weakref.ref, int, Optional[Event]]] = {}
@@ -111,7 +115,11 @@ class RedactingTrackerStore(TrackerStore):
                 redacted = await asyncio.to_thread(self._redact_events, serialised, known)
             else:
                 redacted = self._redact_events(serialised, known)
-            await self._inner.save(self._tracker_of(tracker, stored + redacted))
+            appended = isinstance(self._inner, EventLogTrackerStore) and await self._inner.append(
+                tracker.sender_id, stored, redacted
+            )
+            if not appended:
+                await self._inner.save(self._tracker_of(tracker, stored + redacted))
         except Exception as error:  # fail closed: an exception would make Rasa keep the clear tracker
             logger.error(
                 "tracker_store.save_refused sender=%s error=%s: this turn is not persisted",

@@ -48,6 +48,10 @@ class OnnxSentenceEncoder:
     def __init__(self, graph: bytes, tokenizer: TextTokenizer) -> None:
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's worker threads otherwise spin on the cores for a while after every run,
+        # starving what the serving process does between messages (dialogue policies, the
+        # head's numpy, the action server): `make bench-load` measures the difference.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own untyped errors for bad graphs

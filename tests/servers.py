@@ -86,8 +86,12 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Pat
     }
 
 
-def action_server_command(port: int) -> List[str]:
-    """Our entry point (actions/server.py): 127.0.0.1, and only requests with ACTION_SERVER_TOKEN."""
+def action_server_command(port: int, root: Path = REPO) -> List[str]:
+    """Our entry point (actions/server.py): 127.0.0.1, and only requests with ACTION_SERVER_TOKEN.
+
+    A checkout from before it (a benchmark's baseline) runs its actions as it did then."""
+    if not (root / "actions" / "server.py").exists():
+        return [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)]
     return [sys.executable, "-m", "actions.server", "--port", str(port)]
 
 
@@ -156,7 +160,7 @@ def running_replicas(
         endpoints = tmp / "endpoints.yml"
         endpoints.write_text(ACTION_ENDPOINT + extra_endpoints)
     env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})}, root)
-    actions_cmd = action_server_command(actions_port)
+    actions_cmd = action_server_command(actions_port, root)
     # A replica busy with NLU may write its request seconds after connecting; Sanic closes
     # connections silent for 5 s (docs/deployment.md, *Layout*).
     actions_env = {**env, "SANIC_KEEP_ALIVE_TIMEOUT": str(ACTION_SERVER_KEEP_ALIVE_S)}

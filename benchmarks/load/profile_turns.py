@@ -29,7 +29,7 @@ from rasa.utils.endpoints import EndpointConfig  # noqa: E402
 
 import bot  # noqa: E402,F401  (applies the pinned Rasa fixes, as in `rasa run`)
 from benchmarks.load.run import LONG_TURNS, conversations, seeded_store  # noqa: E402
-from tests.servers import BIN, MODEL, free_port, process, server_env, wait_until_up  # noqa: E402
+from tests.servers import ACTION_SERVER_TOKEN, MODEL, action_server_command, free_port, process, server_env, wait_until_up  # noqa: E402
 
 WINDOWS = {"turns 3-7": range(3, 8), "turns 48-52": range(48, 53)}
 # Rasa's functions (file suffix, function name) whose cumulative time makes up a turn.
@@ -56,7 +56,8 @@ def part_ms(stats: pstats.Stats, turns: int) -> Dict[str, float]:
 
 async def profile(action_url: str) -> Dict[str, Dict[str, float]]:
     store = TrackerStore.create(EndpointConfig.from_dict(read_yaml_file(REPO / "endpoints.yml")["tracker_store"]))
-    agent = Agent.load(str(MODEL), tracker_store=store, action_endpoint=EndpointConfig(url=action_url))
+    endpoint = EndpointConfig(url=action_url, headers={"Authorization": f"Bearer {ACTION_SERVER_TOKEN}"})
+    agent = Agent.load(str(MODEL), tracker_store=store, action_endpoint=endpoint)
     script = conversations()[0]
     for turn in range(10):  # warm-up on another customer: the first parses load lazily
         await agent.handle_text(script[turn % len(script)], sender_id="warm-up")
@@ -74,9 +75,8 @@ async def profile(action_url: str) -> Dict[str, Dict[str, float]]:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="profile-turns-"))
     port = free_port()
-    env = server_env(seeded_store(work))
-    with process([str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(port)],
-                 work / "actions.log", env) as actions:
+    env = server_env(seeded_store(work, REPO))
+    with process(action_server_command(port), work / "actions.log", env) as actions:
         wait_until_up(f"http://127.0.0.1:{port}/health", actions, work / "actions.log")
         results = asyncio.run(profile(f"http://127.0.0.1:{port}/webhook"))
     names = list(WINDOWS)

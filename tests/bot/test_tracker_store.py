@@ -7,11 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.memory_tracker_store import EventLogTrackerStore
 from bot.tracker_store import RedactingTrackerStore
 from tests.conftest import REPO
 
@@ -59,7 +60,7 @@ def test_sql_store_persists_no_personal_data(tmp_path: Path) -> None:
 
 def test_memory_store_default_keeps_working() -> None:
     store = RedactingTrackerStore(Domain.load(REPO / "domain.yml"))
-    assert isinstance(store._inner, InMemoryTrackerStore)
+    assert isinstance(store._inner, EventLogTrackerStore)
     asyncio.run(store.save(conversation("redaction-2")))
     back = asyncio.run(store.retrieve("redaction-2"))
     assert back.latest_message.text == "order 10001 please"

@@ -30,7 +30,11 @@ ACTION_SERVER_KEEP_ALIVE_S = 75
 API_TOKEN = secrets.token_urlsafe(32)
 WEB_SESSION_SECRET = secrets.token_urlsafe(32)
 ACTION_SERVER_TOKEN = secrets.token_urlsafe(32)
-ACTION_ENDPOINT = "action_endpoint:\n  url: ${CS_ACTION_SERVER_URL}\n  headers:\n    Authorization: Bearer ${CS_ACTION_SERVER_TOKEN}\n"
+# endpoints.yml's action endpoint, with the URL of the test's action server.
+ACTION_ENDPOINT = (
+    "action_endpoint:\n  url: ${CS_ACTION_SERVER_URL}\n  enable_selective_domain: true\n"
+    "  headers:\n    Authorization: Bearer ${CS_ACTION_SERVER_TOKEN}\n"
+)
 
 
 def free_port() -> int:
@@ -84,6 +88,14 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Pat
         "CS_ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         **(extra or {}),
     }
+
+
+def action_endpoint(root: Path = REPO) -> str:
+    """ACTION_ENDPOINT, without the selective domain for a checkout whose endpoints.yml had none
+    (a benchmark's baseline: its form validation would otherwise get no domain)."""
+    if "enable_selective_domain: true" in (root / "endpoints.yml").read_text(encoding="utf-8"):
+        return ACTION_ENDPOINT
+    return ACTION_ENDPOINT.replace("  enable_selective_domain: true\n", "")
 
 
 def action_server_command(port: int, root: Path = REPO) -> List[str]:
@@ -158,7 +170,7 @@ def running_replicas(
     actions_port = free_port()
     if endpoints is None:
         endpoints = tmp / "endpoints.yml"
-        endpoints.write_text(ACTION_ENDPOINT + extra_endpoints)
+        endpoints.write_text(action_endpoint(root) + extra_endpoints)
     env = server_env(store_url, {"CS_ACTION_SERVER_URL": f"http://127.0.0.1:{actions_port}/webhook", **(extra_env or {})}, root)
     actions_cmd = action_server_command(actions_port, root)
     # A replica busy with NLU may write its request seconds after connecting; Sanic closes

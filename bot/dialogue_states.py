@@ -214,6 +214,14 @@ def _copied(states: List[State]) -> List[State]:
     return result
 
 
+def forget(sender_id: Text) -> None:
+    """Drops what is kept of a conversation: the tracker store calls this when a turn had personal
+    data, which the kept events and replayed slots would otherwise hold in clear until next turn."""
+    for omit_unset_slots in (False, True):
+        for ignore_rule_only_turns in (False, True):
+            _walks.pop((sender_id, omit_unset_slots, ignore_rule_only_turns), None)
+
+
 def clear() -> None:
     """Forgets every conversation's states (tests; a new model's domain is never resumed anyway)."""
     _walks.clear()

@@ -47,6 +47,7 @@ from rasa.shared.core.events import Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import dialogue_states
 from bot.history import InteractionHistory
 from bot.memory_tracker_store import EventLogTrackerStore
 from cs_common.pii import PiiRules, Redactor, install_log_redaction
@@ -115,6 +116,8 @@ class RedactingTrackerStore(TrackerStore):
                 redacted = await asyncio.to_thread(self._redact_events, serialised, known)
             else:
                 redacted = self._redact_events(serialised, known)
+            if any(kept.as_dict() != event.as_dict() for kept, event in zip(redacted, new)):
+                dialogue_states.forget(tracker.sender_id)
             appended = isinstance(self._inner, EventLogTrackerStore) and await self._inner.append(
                 tracker.sender_id, stored, redacted
             )

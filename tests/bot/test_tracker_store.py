@@ -199,3 +199,22 @@ def test_the_save_appends_the_handled_messages_of_a_known_customer_to_their_hist
         ]
     finally:
         store.close()
+
+
+def test_no_clear_personal_data_stays_in_the_kept_dialogue_states() -> None:
+    """The dialogue states kept between turns (bot/dialogue_states.py) hold the turn's events; a
+    turn with personal data drops them at the save, a turn without keeps them."""
+    from bot import dialogue_states
+    from bot.rasa_patches import apply_rasa_patches
+
+    assert apply_rasa_patches()
+    domain = Domain.load(REPO / "domain.yml")
+    store = RedactingTrackerStore(domain)
+    for sender, text in [("with-email", f"mail {EMAIL}"), ("without", "where is my order")]:
+        tracker = DialogueStateTracker(sender, domain.slots)
+        for event in [ActionExecuted("action_listen"), UserUttered(text, {"name": "order_status"}), ActionExecuted("utter_greet")]:
+            tracker.update(event)
+        domain.states_for_tracker_history(tracker)
+        asyncio.run(store.save(tracker))
+    kept = {key[0]: walk for key, walk in dialogue_states._walks.items()}
+    assert "with-email" not in kept and "without" in kept

@@ -15,8 +15,8 @@ several times a turn, so at the 50th turn this was half of the turn (under cProf
 
 Anything else (an event list that is not an extension of the last one, a new loop name, a full
 `max_event_history` window) is computed from the start, as Rasa does. The loop bodies are Rasa
-3.6.21's, unchanged; tests/bot/test_dialogue_states.py compares both functions with Rasa's own
-on every conversation of the test stories and on generated ones.
+3.6.21's, unchanged; tests/bot/test_dialogue_states.py compares both functions with Rasa's own,
+event after event, on generated conversations (forms, reverts, restarts, sessions, read-backs).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-# The tracker attribute holding `applied_events`' progress (bot/memory_tracker_store.py's `fork`
-# carries it over to the copies it makes).
+# The tracker attribute holding `applied_events`' progress (bot/tracker_copy.py's `fork` carries
+# it over to the copies it makes).
 APPLIED_MEMO = "_applied_events_memo"
 # Conversations whose states are kept; the least recently asked one goes first.
 MAX_CONVERSATIONS = 4096

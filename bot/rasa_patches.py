@@ -88,8 +88,9 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
 
     if rasa_version != PATCHED_RASA_VERSION:
         logger.warning(
-            "rasa_patches.skipped rasa=%s patched_for=%s: Rasa runs unpatched (slower action replies and "
-            "event reading, no answer when the action server fails); check whether this release still needs the fixes, "
+            "rasa_patches.skipped rasa=%s patched_for=%s: Rasa runs unpatched (slower action replies, event "
+            "reading and turns that grow with the conversation, no answer when the action server fails); check "
+            "whether this release still needs the fixes, "
             "then update bot/rasa_patches.py",
             rasa_version,
             PATCHED_RASA_VERSION,
@@ -100,11 +101,12 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
         Event.resolve_by_type = staticmethod(resolve_event_type)
         _stock_remote_run = RemoteAction.run
         RemoteAction.run = run_remote_action
-        STOCK_FUNCTIONS.update(applied_events=DialogueStateTracker.applied_events,
-                               states_for_tracker_history=Domain.states_for_tracker_history)
+        STOCK_FUNCTIONS.update(
+            applied_events=DialogueStateTracker.applied_events, states_for_tracker_history=Domain.states_for_tracker_history,
+            copy=DialogueStateTracker.copy, format_tracker_states=Policy.format_tracker_states,
+        )
         DialogueStateTracker.applied_events = dialogue_states.applied_events
         Domain.states_for_tracker_history = dialogue_states.states_for_tracker_history
-        STOCK_FUNCTIONS.update(copy=DialogueStateTracker.copy, format_tracker_states=Policy.format_tracker_states)
         DialogueStateTracker.copy = tracker_copy.copy_tracker
         Policy.format_tracker_states = staticmethod(format_tracker_states_if_logged)
         logger.info(
@@ -163,7 +165,7 @@ def resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -
 
 
 _stock_remote_run: Optional[Callable[..., Any]] = None  # Rasa's own `RemoteAction.run`, kept by apply_rasa_patches
-# Rasa's own state functions replaced by fix 4, kept by apply_rasa_patches (tests compare with them).
+# Rasa's own functions replaced by fixes 4-6, kept by apply_rasa_patches (tests compare with them).
 STOCK_FUNCTIONS: Dict[Text, Callable[..., Any]] = {}
 
 
@@ -221,7 +223,6 @@ def told_already(tracker: Any) -> bool:
         if isinstance(event, BotUttered) and event.metadata.get("utter_action") == TECHNICAL_PROBLEM_RESPONSE:
             return True
     return False
-
 
 
 def format_tracker_states_if_logged(states: List[Dict[Text, Any]]) -> Text:

@@ -18,9 +18,10 @@ has placeholders (`[email]`, `[card]`, `[address]`, …) instead.
 
 Only the events added since the tracker was read from the store are redacted: the events read
 back already are (the store only ever holds redacted events). With `store: memory` only they are
-written too (bot/memory_tracker_store.py), so a turn costs the same at the 5th message and the
-50th; Rasa's other stores are given the whole tracker, as Rasa gives it to them. A long redaction (a big message or metadata) runs in a worker thread, so
-the other conversations go on meanwhile.
+written too (bot/memory_tracker_store.py); Rasa's other stores are given the whole tracker, as
+Rasa gives it to them. A long redaction (a big message or metadata) runs in a worker thread, so
+the other conversations go on meanwhile. A turn with personal data also drops the dialogue
+states kept for the conversation (bot/dialogue_states.py), which held its events in clear.
 
 Fail closed: values nested deeper than `MAX_DEPTH` are replaced by a placeholder, and if
 redacting or writing fails anyway the save is refused with an error in the log, never raised.

@@ -43,8 +43,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 # The tracker attribute holding `applied_events`' progress (bot/tracker_copy.py's `fork` carries
 # it over to the copies it makes).
 APPLIED_MEMO = "_applied_events_memo"
-# Conversations whose states are kept; the least recently asked one goes first.
-MAX_CONVERSATIONS = 4096
+# Conversations whose states are kept (a long one holds ~100 KB of states); the least recently
+# asked one goes first.
+MAX_CONVERSATIONS = 1024
 
 
 @dataclass(frozen=True)

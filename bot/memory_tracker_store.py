@@ -101,10 +101,8 @@ class EventLogTrackerStore(TrackerStore):
 
     def _session_of(self, sender_id: Text, events: List[Event]) -> DialogueStateTracker:
         start = max((i for i, event in enumerate(events) if starts_session(event)), default=0)
-        session = self.init_tracker(sender_id)
-        for event in events[start:]:
-            session.update(event)
-        return session
+        return DialogueStateTracker.from_events(sender_id, events[start:], self.domain.slots,
+                                                max_event_history=self.max_event_history)
 
     async def _stream(self, sender_id: Text, events: List[Event]) -> None:
         if self.event_broker is not None and events:

@@ -84,8 +84,6 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
     from rasa.core.actions.action import RemoteAction
     from rasa.core.policies.policy import Policy
 
-    global _stock_remote_run
-
     if rasa_version != PATCHED_RASA_VERSION:
         logger.warning(
             "rasa_patches.skipped rasa=%s patched_for=%s: Rasa runs unpatched (slower action replies, event "
@@ -99,12 +97,12 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
     if RemoteAction._validate_action_result is not validate_action_result:
         RemoteAction._validate_action_result = validate_action_result
         Event.resolve_by_type = staticmethod(resolve_event_type)
-        _stock_remote_run = RemoteAction.run
-        RemoteAction.run = run_remote_action
         STOCK_FUNCTIONS.update(
-            applied_events=DialogueStateTracker.applied_events, states_for_tracker_history=Domain.states_for_tracker_history,
-            copy=DialogueStateTracker.copy, format_tracker_states=Policy.format_tracker_states,
+            remote_run=RemoteAction.run, applied_events=DialogueStateTracker.applied_events,
+            states_for_tracker_history=Domain.states_for_tracker_history, copy=DialogueStateTracker.copy,
+            format_tracker_states=Policy.format_tracker_states,
         )
+        RemoteAction.run = run_remote_action
         DialogueStateTracker.applied_events = dialogue_states.applied_events
         Domain.states_for_tracker_history = dialogue_states.states_for_tracker_history
         DialogueStateTracker.copy = tracker_copy.copy_tracker
@@ -164,8 +162,8 @@ def resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -
     raise ValueError(f"Unknown event name '{type_name}'.")
 
 
-_stock_remote_run: Optional[Callable[..., Any]] = None  # Rasa's own `RemoteAction.run`, kept by apply_rasa_patches
-# Rasa's own functions replaced by fixes 4-6, kept by apply_rasa_patches (tests compare with them).
+# Rasa's own functions that fixes 3-6 replace, kept by apply_rasa_patches: fix 3 calls Rasa's
+# `RemoteAction.run`, and the tests compare the others with theirs.
 STOCK_FUNCTIONS: Dict[Text, Callable[..., Any]] = {}
 
 
@@ -174,7 +172,7 @@ async def run_remote_action(self: Any, output_channel: Any, nlg: Any, tracker: A
     from rasa.core.actions.action import ActionExecutionRejection, ActionSessionStart, create_bot_utterance
 
     try:
-        return await _stock_remote_run(self, output_channel, nlg, tracker, domain)
+        return await STOCK_FUNCTIONS["remote_run"](self, output_channel, nlg, tracker, domain)
     except ActionExecutionRejection:
         raise
     except (RasaException, ValidationError, asyncio.TimeoutError) as error:

@@ -41,7 +41,6 @@ PARTS = {
     "JSON encoding (action calls, store)": ("json/encoder.py", "encode"),
     "tracker store: retrieve": ("bot/tracker_store.py", "retrieve"),
     "tracker store: save": ("bot/tracker_store.py", "save"),
-    "  of which Rasa's store serialising the whole tracker": ("rasa/core/tracker_store.py", "serialise_tracker"),
 }
 
 

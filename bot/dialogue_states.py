@@ -14,7 +14,13 @@ several times a turn, so at the 50th turn this was half of the turn (under cProf
   read back from the store holds redacted copies of the last turn's events).
 
 Anything else (an event list that is not an extension of the last one, a new loop name, a full
-`max_event_history` window) is computed from the start, as Rasa does. The loop bodies are Rasa
+`max_event_history` window) is computed from the start, as Rasa does.
+
+`Policy._prediction_states` (fix 7) asks only for the states a policy reads: MemoizationPolicy
+the last `max_history`, RulePolicy as many as its longest rule has (a rule is matched against
+the conversation's last states, and any state further back matches every rule). The states
+returned are copies, since callers change them in place; copying the whole conversation's states
+for each policy was what still grew with the conversation. The loop bodies are Rasa
 3.6.21's, unchanged; tests/bot/test_dialogue_states.py compares both functions with Rasa's own,
 event after event, on generated conversations (forms, reverts, restarts, sessions, read-backs).
 """
@@ -23,10 +29,13 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Text, Tuple
 
 from rasa.shared.core import constants
+from rasa.shared.core.constants import ACTION_UNLIKELY_INTENT_NAME
+from rasa.shared.nlu.constants import ACTION_NAME
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -43,6 +52,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 # The tracker attribute holding `applied_events`' progress (bot/tracker_copy.py's `fork` carries
 # it over to the copies it makes).
 APPLIED_MEMO = "_applied_events_memo"
+# The RulePolicy attribute holding how many states its longest rule has, and for which tables.
+RULE_LENGTH_MEMO = "_longest_rule_memo"
+# How many of the last states the policy asking now reads (None: all of them); see `prediction_states`.
+_states_read: ContextVar[Optional[int]] = ContextVar("states_read", default=None)
 # Conversations whose states are kept (a long one holds ~100 KB of states); the least recently
 # asked one goes first.
 MAX_CONVERSATIONS = 1024
@@ -180,15 +193,80 @@ def states_for_tracker_history(
         _walks[key] = walk
         while len(_walks) > MAX_CONVERSATIONS:
             _walks.popitem(last=False)
-    states = list(walk.states)
+    read = _states_read.get()
+    # `read` kept states and the tracker's own: that one is not added when its turn is hidden
+    # from policies of stories, and is otherwise completed from the state before it.
+    states = list(walk.states) if read is None else _last_states(walk.states, read)
     walk.visit(walk.replay, False, omit_unset_slots, ignore_rule_only_turns, states)  # the tracker as it is now
     return _copied(states)
+
+
+def _last_states(states: List[State], count: int) -> List[State]:
+    """The last states, back to the `count`-th from the end that is not an `action_unlikely_intent`
+    state (policies of stories drop those before slicing theirs)."""
+    counted = 0
+    for index in range(len(states) - 1, -1, -1):
+        if states[index].get(constants.PREVIOUS_ACTION, {}).get(ACTION_NAME) != ACTION_UNLIKELY_INTENT_NAME:
+            counted += 1
+            if counted == count:
+                return states[index:]
+    return list(states)
+
+
+def prediction_states(
+    self: Any,
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    use_text_for_last_user_input: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> List[State]:
+    """Rasa 3.6.21's `Policy._prediction_states`, computing only the last states the policy reads."""
+    from rasa.core.policies.policy import SupportedData
+
+    token = _states_read.set(states_read_by(self))
+    try:
+        return self.featurizer.prediction_states(
+            [tracker],
+            domain,
+            use_text_for_last_user_input=use_text_for_last_user_input,
+            ignore_rule_only_turns=self.supported_data() == SupportedData.ML_DATA,
+            rule_only_data=rule_only_data,
+            ignore_action_unlikely_intent=self.supported_data() == SupportedData.ML_DATA,
+        )[0]
+    finally:
+        _states_read.reset(token)
+
+
+def states_read_by(policy: Any) -> Optional[int]:
+    """How many of the conversation's last states `policy` reads, or None (all, or not known).
+
+    RulePolicy matches each rule against the last states, as many as the rule has, and takes any
+    state further back as matching (`_is_rule_applicable`); MemoizationPolicy reads `max_history`."""
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+
+    if isinstance(policy, RulePolicy):
+        rules = [policy.lookup.get(RULES, {}), policy.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {})]
+        version = tuple((id(table), len(table)) for table in rules)  # a new training makes new tables
+        kept = getattr(policy, RULE_LENGTH_MEMO, None)
+        if kept is None or kept[0] != version:
+            longest = max((len(policy._rule_key_to_state(key)) for key in itertools.chain(*rules)), default=0)
+            kept = (version, longest + 1)
+            setattr(policy, RULE_LENGTH_MEMO, kept)
+        return kept[1]
+    if isinstance(policy, MemoizationPolicy) and getattr(policy.featurizer, "max_history", None):
+        return int(policy.featurizer.max_history)
+    return None
 
 
 def _resumable(walk: StatesWalk, domain: Domain, rule_only_data: Optional[Dict[Text, Any]], applied: List[Event]) -> bool:
     if walk.domain is not domain or walk.rule_only_data != rule_only_data or len(applied) < len(walk.consumed):
         return False
-    if not all(before is after or _same_event(before, after) for before, after in zip(walk.consumed, applied)):
+    consumed = len(walk.consumed)
+    # Mostly the very same objects: compared by identity at C speed, event by event only if not.
+    if list(map(id, walk.consumed)) != list(map(id, itertools.islice(applied, consumed))) and not all(
+        before is after or _same_event(before, after) for before, after in zip(walk.consumed, applied)
+    ):
         return False
     return all(applied[index].use_text_for_featurization == used for index, used in walk.read_messages)
 

@@ -46,6 +46,17 @@ copies the state they replay to (`bot/tracker_copy.py`).
 Fix 6, `Policy.format_tracker_states`: RulePolicy formats every dialogue state of the
 conversation into a text for a debug log line on each prediction. Here the text is made only
 when Rasa logs at debug level; otherwise the line (which is dropped) gets "".
+
+Fix 7, `Policy._prediction_states`: each policy got copies of the states of the whole
+conversation, several times a turn. Here MemoizationPolicy and RulePolicy get the last states,
+as many as they read (`bot/dialogue_states.py`); other policies all of them, as before.
+
+Fix 8, `RemoteAction._action_call_format`: with `events_window` under `action_endpoint:` in
+endpoints.yml, a custom action call carries the events of the last customer turns instead of the
+whole conversation (`bot/action_events.py`); without it, every event, as before.
+
+Fix 9, `FormAction._temporary_tracker`: a form rebuilt a tracker from every event each time it
+validated or asked for a slot. Here the tracker is copied without replay (`bot/tracker_copy.py`).
 """
 
 from __future__ import annotations
@@ -68,7 +79,7 @@ from rasa.shared.exceptions import RasaException
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import ClientResponseError
 
-from bot import dialogue_states, tracker_copy
+from bot import action_events, dialogue_states, tracker_copy
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +93,7 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
     Idempotent. Returns whether the fixes are in place.
     """
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.actions.forms import FormAction
     from rasa.core.policies.policy import Policy
 
     if rasa_version != PATCHED_RASA_VERSION:
@@ -100,16 +112,21 @@ def apply_rasa_patches(rasa_version: Text = rasa.__version__) -> bool:
         STOCK_FUNCTIONS.update(
             remote_run=RemoteAction.run, applied_events=DialogueStateTracker.applied_events,
             states_for_tracker_history=Domain.states_for_tracker_history, copy=DialogueStateTracker.copy,
-            format_tracker_states=Policy.format_tracker_states,
+            format_tracker_states=Policy.format_tracker_states, prediction_states=Policy._prediction_states,
+            action_call_format=RemoteAction._action_call_format, form_temporary_tracker=FormAction._temporary_tracker,
         )
         RemoteAction.run = run_remote_action
         DialogueStateTracker.applied_events = dialogue_states.applied_events
         Domain.states_for_tracker_history = dialogue_states.states_for_tracker_history
         DialogueStateTracker.copy = tracker_copy.copy_tracker
         Policy.format_tracker_states = staticmethod(format_tracker_states_if_logged)
+        Policy._prediction_states = dialogue_states.prediction_states
+        RemoteAction._action_call_format = action_events.action_call_format
+        FormAction._temporary_tracker = tracker_copy.form_temporary_tracker
         logger.info(
             "rasa_patches.applied rasa=%s fixes=action_reply_validator,event_type_table,action_failure_answer,"
-            "resumed_dialogue_states,tracker_copy_without_replay,states_text_only_for_debug",
+            "resumed_dialogue_states,tracker_copy_without_replay,states_text_only_for_debug,states_policies_read,"
+            "action_events_window,form_tracker_without_replay",
             rasa_version,
         )
     return True
@@ -162,7 +179,7 @@ def resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -
     raise ValueError(f"Unknown event name '{type_name}'.")
 
 
-# Rasa's own functions that fixes 3-6 replace, kept by apply_rasa_patches: fix 3 calls Rasa's
+# Rasa's own functions that fixes 3-9 replace, kept by apply_rasa_patches: fix 3 calls Rasa's
 # `RemoteAction.run`, and the tests compare the others with theirs.
 STOCK_FUNCTIONS: Dict[Text, Callable[..., Any]] = {}
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from typing import Any
+from typing import Any, List
 
 from rasa.shared.constants import DEFAULT_SENDER_ID
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.events import ActionExecuted, Event, Restarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.dialogue_states import APPLIED_MEMO
@@ -58,3 +60,23 @@ def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
     copied.sender_id = self.sender_id or DEFAULT_SENDER_ID
     copied.sender_source = copied.model_id = copied.assistant_id = None
     return copied
+
+
+def form_temporary_tracker(self: Any, current_tracker: DialogueStateTracker, additional_events: List[Event],
+                           domain: Any) -> DialogueStateTracker:
+    """Rasa 3.6.21's `FormAction._temporary_tracker` without the replay (installed by bot/rasa_patches.py).
+
+    Rasa rebuilds a tracker from all events (after the latest restart) plus the form's own, each
+    time a form validates or asks; here the tracker is copied without replay and only those events
+    are applied. A conversation with a restart in it (or a `max_event_history`) is rebuilt as Rasa
+    does: a copy would keep the events before the restart."""
+    form_events = [SlotSet(REQUESTED_SLOT, self.get_slot_to_fill(current_tracker)), ActionExecuted(self.name())]
+    if current_tracker.events.maxlen is not None or any(isinstance(event, Restarted) for event in current_tracker.events):
+        return DialogueStateTracker.from_events(
+            current_tracker.sender_id, current_tracker.events_after_latest_restart() + form_events + additional_events,
+            slots=domain.slots,
+        )
+    temporary = copy_tracker(current_tracker)
+    for event in form_events + additional_events:
+        temporary.update(event)
+    return temporary

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -30,13 +31,6 @@ ACTION_SERVER_KEEP_ALIVE_S = 75
 API_TOKEN = secrets.token_urlsafe(32)
 WEB_SESSION_SECRET = secrets.token_urlsafe(32)
 ACTION_SERVER_TOKEN = secrets.token_urlsafe(32)
-# endpoints.yml's action endpoint, with the URL of the test's action server.
-ACTION_ENDPOINT = (
-    "action_endpoint:\n  url: ${CS_ACTION_SERVER_URL}\n  enable_selective_domain: true\n"
-    "  headers:\n    Authorization: Bearer ${CS_ACTION_SERVER_TOKEN}\n"
-)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,11 +85,19 @@ def server_env(store_url: str, extra: Optional[Dict[str, str]] = None, root: Pat
 
 
 def action_endpoint(root: Path = REPO) -> str:
-    """ACTION_ENDPOINT, without the selective domain for a checkout whose endpoints.yml had none
-    (a benchmark's baseline: its form validation would otherwise get no domain)."""
-    if "enable_selective_domain: true" in (root / "endpoints.yml").read_text(encoding="utf-8"):
-        return ACTION_ENDPOINT
-    return ACTION_ENDPOINT.replace("  enable_selective_domain: true\n", "")
+    """The `action_endpoint:` block of `root`'s endpoints.yml as it is (selective domain, events
+    window, the token header), with the URL of the test's action server."""
+    block: List[str] = []
+    for line in (root / "endpoints.yml").read_text(encoding="utf-8").splitlines():
+        if block and not line.startswith(" "):
+            break
+        if block or line.startswith("action_endpoint:"):
+            block.append(re.sub(r"^  url: .*$", "  url: ${CS_ACTION_SERVER_URL}", line))
+    return "\n".join(block).rstrip() + "\n"
+
+
+# endpoints.yml's action endpoint, with the URL of the test's action server.
+ACTION_ENDPOINT = action_endpoint()
 
 
 def action_server_command(port: int, root: Path = REPO) -> List[str]:

@@ -237,6 +237,19 @@ def test_the_agent_sees_a_forged_line_as_the_customers_and_no_personal_data(bot:
     assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
 
 
+def test_the_agent_sees_the_turns_before_the_last_two(bot: str) -> None:
+    """endpoints.yml sends custom actions the events of the last 2 turns; action_handoff, which
+    writes the transcript, gets the whole conversation."""
+    chat = WebChat(bot).start()
+    for message in ["hola", "¿cuánto cuesta el envío?", "¿cuánto tarda la entrega?"]:
+        assert chat.say(message)
+    ticket = ticket_number(chat.say("quiero hablar con una persona"))
+    [listed] = [t for t in agent(bot, "GET", "/tickets").json()["tickets"] if t["id"] == ticket]
+    customer_lines = [line.split(": ", 1)[1] for line in listed["transcript"].splitlines() if line.startswith("customer")]
+    assert customer_lines[:4] == ["hola", "¿cuánto cuesta el envío?", "¿cuánto tarda la entrega?", "quiero hablar con una persona"]
+    assert agent(bot, "POST", f"/tickets/{ticket}/release").ok
+
+
 def test_persisted_trackers_hold_no_card_email_or_phone(bot: str, bot_files: Dict[str, Path]) -> None:
     sender = f"pii-{uuid.uuid4().hex[:6]}"
     rest(bot, sender, "Hi, my email is maria.garcia@example.com and my phone +34 612 345 678")

@@ -54,8 +54,12 @@ def part_ms(stats: pstats.Stats, turns: int) -> Dict[str, float]:
 
 
 async def profile(action_url: str) -> Dict[str, Dict[str, float]]:
-    store = TrackerStore.create(EndpointConfig.from_dict(read_yaml_file(REPO / "endpoints.yml")["tracker_store"]))
-    endpoint = EndpointConfig(url=action_url, headers={"Authorization": f"Bearer {ACTION_SERVER_TOKEN}"})
+    endpoints = read_yaml_file(REPO / "endpoints.yml")
+    store = TrackerStore.create(EndpointConfig.from_dict(endpoints["tracker_store"]))
+    # endpoints.yml's action endpoint (selective domain, events window), at the test's server and token.
+    endpoint = EndpointConfig.from_dict(
+        {**endpoints["action_endpoint"], "url": action_url, "headers": {"Authorization": f"Bearer {ACTION_SERVER_TOKEN}"}}
+    )
     agent = Agent.load(str(MODEL), tracker_store=store, action_endpoint=endpoint)
     script = conversations()[0]
     for turn in range(10):  # warm-up on another customer: the first parses load lazily

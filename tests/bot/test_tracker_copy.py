@@ -76,3 +76,33 @@ def test_rule_states_are_formatted_only_for_debug_logs(caplog: pytest.LogCapture
         assert Policy.format_tracker_states(states) == STOCK_FUNCTIONS["format_tracker_states"](states) != ""
     finally:
         logging.getLogger("rasa").setLevel(logging.WARNING)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_forms_temporary_tracker_is_rasas(domain: Domain, seed: int) -> None:
+    """Fix 9: the tracker a form validates and asks on, without the replay, against Rasa's rebuilt one."""
+    from rasa.core.actions.forms import FormAction
+
+    rng = random.Random(seed)
+    form = FormAction("order_lookup_form", None)
+    tracker = DialogueStateTracker(f"form-{seed}", domain.slots)
+    for _ in range(100):
+        tracker.update(random_event(rng, domain))
+        if rng.random() < 0.3:
+            added = [SlotSet("order_number", str(rng.randint(10000, 99999))), UserUttered("x", {"name": "inform"})][: rng.randint(0, 2)]
+            ours = form._temporary_tracker(tracker, list(added), domain)
+            rasas = STOCK_FUNCTIONS["form_temporary_tracker"](form, tracker, list(added), domain)
+            expected, got = untimed(state_of(rasas)), untimed(state_of(ours))
+            if not any(event.type_name == "restart" for event in tracker.events):
+                # The same events after the restart-free history, which ours shares instead of rebuilding.
+                assert got["current"]["events"][: -len(added) - 2] == [without_time(event) for event in tracker.events]
+            assert got["current"]["events"][-len(added) - 2:] == expected["current"]["events"][-len(added) - 2:]
+            got["current"]["events"] = expected["current"]["events"] = None
+            assert got == expected
+
+
+def untimed(state: dict) -> dict:
+    """`state_of` without the moments the two trackers' own events were made at."""
+    current = {**state["current"], "latest_event_time": None}
+    current["events"] = [{k: v for k, v in event.items() if k != "timestamp"} for event in current["events"]]
+    return {**state, "current": current}

@@ -184,6 +184,27 @@ class SentenceEncoder(nn.Module):
             return tuned, tuned
         return tuned, self.pool(hidden_states[self.frozen_depth], attention_mask)
 
+    def depth(self) -> int:
+        return self.frozen_depth + self.trainable_layers
+
+    def hidden_index(self, layer: int) -> int:
+        """A pooling layer counted from the top as an index into the hidden states (0 = embeddings)."""
+        return self.depth() + 1 + layer
+
+    def tuned_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> Dict[int, torch.Tensor]:
+        """The fine-tuned layers run over the last frozen layer's token vectors `hidden`: the hidden
+        states from `frozen_depth` up, by index. Training runs the frozen layers once per sentence
+        and this every step (cs_transformer.training.FrozenPrefix checks it against `forward`)."""
+        from transformers.masking_utils import create_bidirectional_mask
+
+        mask = create_bidirectional_mask(config=self.model.config, inputs_embeds=hidden, attention_mask=attention_mask)
+        states = {self.frozen_depth: hidden}
+        for index, layer in enumerate(encoder_layers(self.model)[self.frozen_depth :], start=self.frozen_depth + 1):
+            hidden = layer(hidden, mask)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+            states[index] = hidden
+        return states
+
     @torch.inference_mode()
     def encode(self, texts: Sequence[Text]) -> Tuple[torch.Tensor, torch.Tensor]:
         """`forward` on raw texts, for inference: float32 CPU tensors (the classifier's contract)."""

@@ -98,6 +98,65 @@ class ClassifierHead(nn.Module):
         return self.linear(self.dropout(pooled))
 
 
+class FrozenPrefix:
+    """What the frozen layers make of each training sentence, computed once for all epochs.
+
+    Only the top `trainable_layers` change during fine-tuning: the layers below give the same
+    token vectors for a sentence at every epoch (they run without dropout here), so each step
+    runs only the layers that learn. Pooling layers below the fine-tuned ones are kept pooled."""
+
+    def __init__(self, encoder: SentenceEncoder, texts: Sequence[Text], device: torch.device, batch_size: int = 64) -> None:
+        self.encoder = encoder
+        self.tokens: List[torch.Tensor] = []
+        frozen_pooled: Dict[int, List[torch.Tensor]] = {}
+        self.frozen_indices = [i for i in map(encoder.hidden_index, encoder.pooling_layers) if i < encoder.frozen_depth]
+        encoder.eval()
+        with torch.no_grad():
+            for start in tqdm(range(0, len(texts), batch_size), desc="cs_transformer frozen layers", unit="batch"):
+                inputs = encoder.tokenize(texts[start : start + batch_size])
+                ids, mask = inputs["input_ids"].to(device), inputs["attention_mask"].to(device)
+                hidden = encoder.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+                for row in range(ids.shape[0]):
+                    self.tokens.append(hidden[encoder.frozen_depth][row][mask[row].bool()].clone())
+                for index in self.frozen_indices:
+                    frozen_pooled.setdefault(index, []).append(encoder.pool(hidden[index], mask))
+        self.pooled = {index: torch.cat(parts) for index, parts in frozen_pooled.items()}
+
+    def features(self, batch: Sequence[int]) -> torch.Tensor:
+        """The sentence vectors of `batch` the head reads, the fine-tuned layers run on the cached tokens."""
+        tokens = [self.tokens[i] for i in batch]
+        width = max(len(t) for t in tokens)
+        hidden = tokens[0].new_zeros((len(tokens), width, tokens[0].shape[-1]))
+        mask = torch.zeros((len(tokens), width), dtype=torch.long, device=hidden.device)
+        for row, token_vectors in enumerate(tokens):
+            hidden[row, : len(token_vectors)] = token_vectors
+            mask[row, : len(token_vectors)] = 1
+        states = self.encoder.tuned_layers(hidden, mask)
+        index = torch.tensor(list(batch), device=hidden.device)
+        parts = [
+            self.pooled[i][index] if i in self.pooled else self.encoder.pool(states[i], mask)
+            for i in map(self.encoder.hidden_index, self.encoder.pooling_layers)
+        ]
+        return torch.cat(parts, dim=-1)
+
+    def matches_forward(self, texts: Sequence[Text], device: torch.device, tolerance: float = 1e-4) -> bool:
+        """Whether the cached path gives the encoder's own vectors (an architecture whose layers
+        take other arguments does not, and trains without the cache)."""
+        sample = list(range(min(8, len(texts))))
+        self.encoder.eval()
+        with torch.no_grad():
+            inputs = self.encoder.tokenize([texts[i] for i in sample])
+            expected, _ = self.encoder(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
+            try:
+                got = self.features(sample)
+            except (TypeError, ValueError, RuntimeError) as error:
+                logger.info("cs_transformer.train.frozen_prefix off reason=%r", error)
+                return False
+        difference = float((expected - got).abs().max())
+        logger.info("cs_transformer.train.frozen_prefix max_difference=%.2e", difference)
+        return difference <= tolerance
+
+
 class Trainer:
     """Trains `encoder` (its trainable layers) and `head` together on (text, label) pairs;
     with `encoder=None`, only the head, on the vectors passed as `frozen_features`."""
@@ -116,6 +175,7 @@ class Trainer:
         self.device = device
         self.dtype = dtype
         self._cache: Optional[torch.Tensor] = None
+        self._prefix: Optional[FrozenPrefix] = None
 
     def fit(
         self, texts: Sequence[Text], labels: Sequence[int], frozen_features: Optional[torch.Tensor] = None
@@ -125,6 +185,10 @@ class Trainer:
         settings = self.settings
         # clone(): vectors computed under inference_mode cannot take part in autograd.
         self._cache = frozen_features.clone().to(self.device) if frozen_features is not None else None
+        self._prefix: Optional[FrozenPrefix] = None
+        if self._cache is None and self.encoder is not None and 0 < self.encoder.trainable_layers and self.encoder.frozen_depth > 0:
+            prefix = FrozenPrefix(self.encoder, texts, self.device)
+            self._prefix = prefix if prefix.matches_forward(texts, self.device) else None
         set_seeds(settings.random_seed)
         train_idx, val_idx = stratified_split(labels, settings.validation_split, settings.random_seed)
         steps_per_epoch = max(1, -(-len(train_idx) // settings.batch_size))
@@ -211,6 +275,8 @@ class Trainer:
         """Fine-tuned sentence vectors of `batch` (from the cache when the encoder is frozen)."""
         if self._cache is not None:
             return self._cache[batch]
+        if self._prefix is not None:
+            return self._prefix.features(batch)
         inputs = self.encoder.tokenize([texts[i] for i in batch])
         tuned, _ = self.encoder(inputs["input_ids"].to(self.device), inputs["attention_mask"].to(self.device))
         return tuned

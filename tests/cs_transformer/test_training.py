@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from cs_transformer.encoder import SentenceEncoder
+from tests.cs_transformer.conftest import EXAMPLES
 from cs_transformer.training import (
     ClassifierHead,
+    FrozenPrefix,
     Trainer,
     TrainingReport,
     TrainingSettings,
@@ -106,3 +108,38 @@ def test_folds_hold_every_example_once_and_deal_each_label_round() -> None:
     assert sorted(i for fold in folds for i in fold) == list(range(len(labels)))
     assert [sorted(labels[i] for i in fold).count(0) for fold in folds] == [3, 3, 3]
     assert all(1 in {labels[i] for i in fold} for fold in folds)
+
+
+@pytest.mark.parametrize("pooling_layers", [(-1,), (-2, -1), (-3, -1)])
+def test_the_frozen_prefix_gives_the_encoders_own_vectors(tiny_model_dir: Path, pooling_layers: Tuple[int, ...]) -> None:
+    """The top layer fine-tuned over the cached output of the layer below (and, for -3, the pooled
+    embeddings kept as they are): the same vectors as the whole encoder, for any batch."""
+    encoder = SentenceEncoder.from_directory(tiny_model_dir, 1, "", 32, pooling_layers)
+    texts = [text for text, _ in EXAMPLES]
+    prefix = FrozenPrefix(encoder, texts, torch.device("cpu"), batch_size=5)
+    assert prefix.matches_forward(texts, torch.device("cpu"))
+    batch = [7, 0, 3, len(texts) - 1]
+    inputs = encoder.tokenize([texts[i] for i in batch])
+    with torch.no_grad():
+        expected, _ = encoder.eval()(inputs["input_ids"], inputs["attention_mask"])
+        assert torch.allclose(prefix.features(batch), expected, atol=1e-5)
+
+
+def test_fine_tuning_runs_the_tuned_layers_on_the_prefix_and_learns(tiny_model_dir: Path) -> None:
+    encoder = SentenceEncoder.from_directory(tiny_model_dir, 1, "", 32, (-2, -1))
+    texts = [text for text, _ in EXAMPLES]
+    names = sorted({intent for _, intent in EXAMPLES})
+    labels = [names.index(intent) for _, intent in EXAMPLES]
+    trainer = Trainer(encoder, ClassifierHead(encoder.dimension, len(names)), SETTINGS, torch.device("cpu"), None)
+    before = {name: p.clone() for name, p in encoder.trainable_state().items()}
+    trainer.fit(texts, labels)
+    assert trainer._prefix is not None
+    assert any(not torch.equal(before[name], p) for name, p in encoder.trainable_state().items()), "the top layer learned"
+    assert trainer.accuracy(texts, labels, list(range(len(texts)))) > 0.9
+
+
+def test_layers_the_prefix_cannot_drive_train_the_whole_way(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = SentenceEncoder.from_directory(tiny_model_dir, 1, "", 32)
+    monkeypatch.setattr(encoder, "tuned_layers", lambda hidden, mask: (_ for _ in ()).throw(TypeError("other layer arguments")))
+    texts = [text for text, _ in EXAMPLES]
+    assert not FrozenPrefix(encoder, texts, torch.device("cpu")).matches_forward(texts, torch.device("cpu"))

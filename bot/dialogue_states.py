@@ -35,7 +35,6 @@ from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Text, Tuple
 
 from rasa.shared.core import constants
 from rasa.shared.core.constants import ACTION_UNLIKELY_INTENT_NAME
-from rasa.shared.nlu.constants import ACTION_NAME
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -48,6 +47,7 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ACTION_NAME
 
 # The tracker attribute holding `applied_events`' progress (bot/tracker_copy.py's `fork` carries
 # it over to the copies it makes).
@@ -246,14 +246,15 @@ def states_read_by(policy: Any) -> Optional[int]:
     from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 
     if isinstance(policy, RulePolicy):
-        rules = [policy.lookup.get(RULES, {}), policy.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {})]
-        version = tuple((id(table), len(table)) for table in rules)  # a new training makes new tables
+        tables = (policy.lookup.get(RULES, {}), policy.lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {}))
+        sizes = tuple(map(len, tables))
         kept = getattr(policy, RULE_LENGTH_MEMO, None)
-        if kept is None or kept[0] != version:
-            longest = max((len(policy._rule_key_to_state(key)) for key in itertools.chain(*rules)), default=0)
-            kept = (version, longest + 1)
+        # The memo holds the tables it was made from: a new training makes new ones.
+        if kept is None or not all(a is b for a, b in zip(kept[0], tables)) or kept[1] != sizes:
+            longest = max((len(policy._rule_key_to_state(key)) for key in itertools.chain(*tables)), default=0)
+            kept = (tables, sizes, longest + 1)
             setattr(policy, RULE_LENGTH_MEMO, kept)
-        return kept[1]
+        return kept[2]
     if isinstance(policy, MemoizationPolicy) and getattr(policy.featurizer, "max_history", None):
         return int(policy.featurizer.max_history)
     return None

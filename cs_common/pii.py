@@ -42,6 +42,9 @@ _IBAN = re.compile(rf"{_NOT_AFTER_ALNUM}[A-Z]{{2}}[0-9]{{2}}(?: ?[A-Z0-9]){{11,3
 _CARD = re.compile(rf"{_NOT_AFTER_ALNUM}{_D}(?:[ \-]?{_D}){{12,18}}{_NOT_BEFORE_ALNUM}")
 # An optional + or 00, then digits in groups split by spaces, dashes, dots, slashes or (…).
 _PHONE = re.compile(rf"(?:{_NOT_AFTER_ALNUM}\+|{_NOT_AFTER_ALNUM})\(?{_D}(?:[ \-./()]{{0,2}}{_D}){{6,16}}\)?{_NOT_BEFORE_ALNUM}")
+# Every detector needs a digit (IBAN, card, phone) or an `@` (email, also full-width): text
+# without one is returned after one scan. Most strings of a tracker's events are like that.
+_MAY_HOLD_PII = re.compile(f"[{_DIGITS}@\uFF20]")
 
 class PiiConfigError(ValueError):
     """`pii.yml` (or the tracker store's settings) cannot be used; the message names the fix.
@@ -131,6 +134,8 @@ class Redactor:
         """`text` without the detectors' matches nor any of `known_values` (e.g. an address slot)."""
         for value in sorted({v for v in known_values if v and v.strip()}, key=len, reverse=True):
             text = text.replace(value, "[address]")
+        if not _MAY_HOLD_PII.search(text):
+            return text
         for name in self.rules.detectors:
             text = self._detectors[name](text)
         return text

@@ -45,6 +45,7 @@ from cs_transformer.dependencies import SERVING_MODULES, TORCH_SERVING_MODULES, 
 from cs_transformer.errors import CsTransformerError
 from cs_transformer.head import HeadArrays, blend, class_prototypes, fit_head, head_arrays
 from cs_transformer.held_out import calibrate
+from cs_transformer.placeholders import EntityPlaceholders
 from cs_transformer.rasa_output import annotate, annotate_untrained, label_of
 from cs_transformer.storage import read_saved
 from cs_transformer.vector_cache import VectorCache, cached_vectors, text_key
@@ -118,6 +119,8 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         self.calibration: Dict[Text, Any] = {}
         # The training examples' sentence vectors, so a --finetune encodes only new examples.
         self.vector_cache: Optional[VectorCache] = None
+        # Values read as their type, `entity_placeholders` (see cs_transformer.placeholders).
+        self.placeholders = EntityPlaceholders([])
 
     @classmethod
     def create(
@@ -138,12 +141,14 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [m for m in training_data.intent_examples if m.get(TEXT)]
-        texts = [m.get(TEXT) for m in examples]
         keys = [label_of(m) for m in examples]
         if len(set(keys)) < 2:
             logger.warning("cs_transformer.train.skipped reason='fewer than two intents in the training data'")
             return self._resource
         finetuning = bool(self._execution_context.is_finetuning and self.head is not None)
+        if not finetuning:  # a --finetune keeps the text as the served encoder reads it
+            self.placeholders = EntityPlaceholders.from_training_data(training_data, self.config["entity_placeholders"])
+        texts = [self.placeholders.apply(m.get(TEXT)) for m in examples]
         if finetuning:
             unknown = sorted(set(keys) - set(self.labels))
             if unknown:
@@ -153,7 +158,9 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
                 )
         else:
             self.labels = sorted(set(keys))
-            layers = language_coverage.trainable_layers(self.config["trainable_layers"], self._execution_context, texts)
+            layers = language_coverage.trainable_layers(
+                self.config["trainable_layers"], self._execution_context, [m.get(TEXT) for m in examples]
+            )
             self.encoder = self._load_encoder(layers)
             self.trainable_layers = self.encoder.trainable_layers
         self.responses = training_data.responses
@@ -242,7 +249,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
     def predict_proba(self, texts: Sequence[Text], calibrated: bool = True) -> np.ndarray:
         """[len(texts), len(labels)] blended probabilities over the full labels (faq/... included),
         rescaled by the fitted temperature unless `calibrated=False`."""
-        tuned, frozen = self._encode(texts)
+        tuned, frozen = self._encode([self.placeholders.apply(text) for text in texts])
         probabilities = self._score(self.head, self.prototypes, tuned, frozen)
         return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
@@ -274,6 +281,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
             "pad_token_id": self.pad_token_id,
             "temperature": self.temperature,
             "calibration": self.calibration,
+            "entity_placeholders": self.placeholders.patterns,
             "training_report": report or {},
         }
         artifact = Artifact(meta, tensors, self.onnx_graph, self.tokenizer_json, self.vector_cache)
@@ -307,6 +315,7 @@ class TransformerClassifier(GraphComponent, IntentClassifier):
         instance.prototypes = tensors["prototypes"]
         instance.temperature = float(meta.get("temperature", 1.0))
         instance.calibration = meta.get("calibration") or {}
+        instance.placeholders = EntityPlaceholders(meta.get("entity_placeholders") or [])
         instance.base_weights_sha256 = meta.get("base_weights_sha256")
         instance.pad_token_id = int(meta.get("pad_token_id", 0))
         instance.onnx_graph, instance.tokenizer_json = artifact.onnx_graph, artifact.tokenizer_json

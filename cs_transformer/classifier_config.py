@@ -21,6 +21,8 @@ DEFAULT_CONFIG: Dict[Text, Any] = {
     "model_name": DEFAULT_MODEL,
     "text_prefix": "query: ",
     "max_length": 128,
+    # Entities read as their type, not their value (see cs_transformer.placeholders).
+    "entity_placeholders": [],
     # architecture
     # auto: fine-tune the top AUTO_TRAINABLE_LAYERS when the examples cover every
     # language of the LanguageDetector, else keep the encoder frozen (see cs_transformer.language_coverage).
@@ -59,6 +61,11 @@ CONFIG_SCHEMA: Dict[Text, Option] = {
     "model_name": Option(str, "a HuggingFace hub id already in the local cache, a local directory, or multilingual-e5-small"),
     "text_prefix": Option(str, "a string put before every text (e5 models expect 'query: ')"),
     "max_length": Option(int, "a positive number of tokens (at most the model's 512)", positive),
+    "entity_placeholders": Option(
+        list, "a list of regex names from the training data whose matches the classifier reads as [name], "
+        "e.g. [otp_code, order_number]",
+        lambda v: all(isinstance(name, str) and name for name in v),
+    ),
     # architecture
     "trainable_layers": Option(
         (int, str),

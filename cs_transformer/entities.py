@@ -116,18 +116,7 @@ class UnicodeRegexEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Keeps the training data's regexes for the configured entities; fails on a missing one."""
-        wanted = self.config["entities"]
-        patterns = [
-            {"name": regex["name"], "pattern": regex["pattern"]}
-            for regex in training_data.regex_features
-            if wanted is None or regex["name"] in wanted
-        ]
-        missing = sorted(set(wanted or ()) - {pattern["name"] for pattern in patterns})
-        if missing:
-            raise InvalidConfigException(
-                f"UnicodeRegexEntityExtractor: no regex named {', '.join(missing)} in the training data. "
-                "Add `- regex: <name>` entries to data/nlu/regex.yml or remove the names from `entities`."
-            )
+        patterns = training_regexes(training_data, self.config["entities"], "UnicodeRegexEntityExtractor", "entities")
         self._use(patterns)
         with self._model_storage.write_to(self._resource) as directory:
             (Path(directory) / PATTERNS_FILE).write_text(json.dumps(patterns, ensure_ascii=False), encoding="utf-8")
@@ -135,9 +124,8 @@ class UnicodeRegexEntityExtractor(GraphComponent, EntityExtractorMixin):
         return self._resource
 
     def _use(self, patterns: List[Dict[Text, Text]]) -> None:
-        flags = 0 if self.config["case_sensitive"] else re.IGNORECASE
         self.patterns = patterns
-        self._compiled: List[Tuple[Text, Pattern]] = [(p["name"], _compiled(p, flags)) for p in patterns]
+        self._matcher = RegexMatcher(patterns, self.config["case_sensitive"])
 
     @classmethod
     def load(
@@ -168,6 +156,19 @@ class UnicodeRegexEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def extract(self, text: Text) -> List[Dict[Text, Any]]:
         """Entities in `text`: offsets into `text`, values in ASCII. No side effects."""
+        return self._matcher.extract(text)
+
+
+class RegexMatcher:
+    """The training data's regexes matched on ASCII-normalised text (the extractor's, and what
+    the TransformerClassifier reads as placeholders, cs_transformer.placeholders)."""
+
+    def __init__(self, patterns: List[Dict[Text, Text]], case_sensitive: bool = False) -> None:
+        flags = 0 if case_sensitive else re.IGNORECASE
+        self._compiled: List[Tuple[Text, Pattern]] = [(p["name"], _compiled(p, flags)) for p in patterns]
+
+    def extract(self, text: Text) -> List[Dict[Text, Any]]:
+        """Entities in `text`: offsets into `text`, values in ASCII."""
         normalised = to_ascii(text)
         return [
             {
@@ -181,11 +182,29 @@ class UnicodeRegexEntityExtractor(GraphComponent, EntityExtractorMixin):
         ]
 
 
+def training_regexes(
+    training_data: TrainingData, wanted: Optional[List[Text]], component: Text, key: Text
+) -> List[Dict[Text, Text]]:
+    """The training data's regexes named in `wanted` (None: all), or an error naming the missing ones."""
+    patterns = [
+        {"name": regex["name"], "pattern": regex["pattern"]}
+        for regex in training_data.regex_features
+        if wanted is None or regex["name"] in wanted
+    ]
+    missing = sorted(set(wanted or ()) - {pattern["name"] for pattern in patterns})
+    if missing:
+        raise InvalidConfigException(
+            f"{component}: no regex named {', '.join(missing)} in the training data. "
+            f"Add `- regex: <name>` entries to data/nlu/regex.yml or remove the names from `{key}`."
+        )
+    return patterns
+
+
 def _compiled(pattern: Dict[Text, Text], flags: int) -> Pattern:
     try:
         return re.compile(pattern["pattern"], flags)
     except re.error as error:
         raise InvalidConfigException(
-            f"UnicodeRegexEntityExtractor: the regex '{pattern['name']}' does not compile ({error}); "
+            f"The training data's regex '{pattern['name']}' does not compile ({error}); "
             "fix it in data/nlu/regex.yml."
         ) from error

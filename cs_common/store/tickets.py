@@ -64,7 +64,13 @@ class Tickets:
 
         Returns the ticket's id, or None when no agent holds this customer.
         """
+        # Every customer message passes here and almost none has an open ticket: a read
+        # answers those without queueing for SQLite's single write lock.
+        with self._transactions.read() as session:
+            if session.execute(_open_ticket_of(session, channel, sender_id)).scalar_one_or_none() is None:
+                return None
         with self._transactions.write() as session:
+            # Looked up again under the lock: an agent may have closed it in between.
             ticket = session.execute(_open_ticket_of(session, channel, sender_id).with_for_update()).scalar_one_or_none()
             if ticket is None:
                 return None

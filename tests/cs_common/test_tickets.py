@@ -3,10 +3,13 @@ transcripts that keep the speaker of every line and hold no personal data."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import text
 
 from cs_common.store import Store
+from cs_common.store.engine import SQLITE_IMMEDIATE, make_engine
 from cs_common.store.views import TicketStatus
 
 SPEAKERS = ("customer: ", "customer (", "bot: ", "agent: ")
@@ -36,6 +39,28 @@ def test_an_open_ticket_holds_the_customer_on_every_channel(store: Store) -> Non
     assert closed is not None and closed.status is TicketStatus.CLOSED
     assert store.close_ticket(ticket) is None and store.open_tickets() == []
     assert store.open_ticket_for_identity("sms", "+34612000111") is None
+
+
+def test_messages_nobody_holds_do_not_queue_behind_a_writer(store: Store, store_url: str) -> None:
+    """Every message asks for an open ticket; a customer without one must not wait for the
+    write lock (SQLite has one for the whole file) while someone else writes."""
+    guest = store.get_or_create_guest("web", "ana-web")
+    ticket = store.create_ticket(guest.id, "ana-web", "web", "human_handoff", ["customer: help"])
+    other = make_engine(store_url)
+    try:
+        with other.connect() as writer, ThreadPoolExecutor(1) as pool:
+            if other.dialect.name == "sqlite":  # BEGIN IMMEDIATE: holds the file's write lock
+                writer.execution_options(**{SQLITE_IMMEDIATE: True}).begin()
+            else:  # blocks FOR UPDATE, as SQLite's write lock does, and lets plain reads pass
+                writer.begin()
+                writer.execute(text("LOCK TABLE handoff_tickets IN EXCLUSIVE MODE"))
+            assert pool.submit(store.add_to_open_ticket, "web", "bob-web", "hi").result(timeout=5) is None
+            held = pool.submit(store.add_to_open_ticket, "web", "ana-web", "hello?")
+            writer.rollback()
+            assert held.result(timeout=30) == ticket
+    finally:
+        other.dispose()
+    assert transcript_of(store, ticket).splitlines() == ["customer: help", "customer (web): hello?"]
 
 
 @pytest.mark.parametrize(

@@ -194,6 +194,34 @@ def test_finetuning_cannot_add_intents(tiny_model_dir: Path, model_storage: Loca
         loaded.train(extra)
 
 
+@pytest.mark.slow  # trains a model
+def test_entity_placeholders_are_what_the_encoder_reads_in_training_and_serving(
+    tiny_model_dir: Path, model_storage: LocalModelStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trained with the regexes' matches as [otp_code], the loaded model reads served text the same way."""
+    config = {**tiny_classifier_config(tiny_model_dir), "epochs": 2, "entity_placeholders": ["otp_code"]}
+    resource = Resource("placeholders")
+    data = training_data().merge(load_data(str(REPO / "data" / "nlu" / "regex.yml"))).merge(
+        TrainingData([Message(data={"text": f"the code is {code}", "intent": "provide_code"}) for code in ("482913", "705214")])
+    )
+    trained = make(config, model_storage, resource)
+    trained.train(data)
+    loaded = TransformerClassifier.load(config, model_storage, resource, ExecutionContext(GraphSchema({}), "test"))
+    seen = record_encoded_texts(loaded, monkeypatch)
+    loaded.process([Message(data={"text": "the code is ٣٩٠٨٦٦"})])
+    assert [text.endswith("the code is [otp_code]") for text in seen] == [True]
+    with model_storage.read_from(resource) as directory:
+        saved = json.loads((Path(directory) / META_FILE).read_text())["entity_placeholders"]
+    assert [pattern["name"] for pattern in saved] == ["otp_code"]
+    assert np.allclose(loaded.predict_proba(["the code is 111222"]), trained.predict_proba(["the code is 333444"]), atol=1e-5)
+
+
+def test_a_placeholder_without_a_regex_names_the_fix(tiny_model_dir: Path, model_storage: LocalModelStorage) -> None:
+    classifier = make({**tiny_classifier_config(tiny_model_dir), "entity_placeholders": ["otp_code"]}, model_storage)
+    with pytest.raises(InvalidConfigException, match="no regex named otp_code.*data/nlu/regex.yml"):
+        classifier.train(training_data())
+
+
 @pytest.mark.slow
 def test_real_default_model_on_a_small_bilingual_set(model_storage: LocalModelStorage) -> None:
     data = training_data()

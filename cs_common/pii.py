@@ -46,6 +46,7 @@ _PHONE = re.compile(rf"(?:{_NOT_AFTER_ALNUM}\+|{_NOT_AFTER_ALNUM})\(?{_D}(?:[ \-
 # without one is returned after one scan. Most strings of a tracker's events are like that.
 _MAY_HOLD_PII = re.compile(f"[{_DIGITS}@\uFF20]")
 
+
 class PiiConfigError(ValueError):
     """`pii.yml` (or the tracker store's settings) cannot be used; the message names the fix.
 

@@ -36,19 +36,20 @@ WAIT_S = 60
 # Which noise message the demo model falls back on is its own call and moves with every training
 # (CI trains on other hardware), so each customer's second message is the first of these that the
 # model under test sends to the fallback (the English one: to the review queue, a fallback or a
-# low confidence). The English customer then mentions an email (linking an
-# account, confidently: not queued, but labelled below) and asks for a human giving it again, which
+# low confidence). The English customer then mentions an email (the first of EMAIL_MESSAGES the
+# model reads as linking an account, confidently: not queued, but labelled below; "my colleague
+# <email> says hmm" was that until handoff examples with emails came) and asks for a human giving it again, which
 # the queue lists as the message before the handoff. The German customer's repeated football
 # question makes the bot offer an agent (tests/test_handoff.py).
 NOISE = {
     "en-US": ["order refund cancel address", "zxcv order qwer", "asdf refund qwer cancel", "order order refund refund",
               "the order, the address and the refund", "hmm the thing from before", "that one, you know"],
     "es-ES": ["zxcv el pedido y la qwer", "el pedido, la dirección y el reembolso", "pedido reembolso cancelar dirección",
-              "asdf pedido qwer reembolso", "hmm lo del pedido"],
+              "asdf pedido qwer reembolso", "hmm lo del pedido", "qwer asdf zxcv, por favor", "asdf qwer zxcv y eso"],
     "de-DE": ["zxcv Bestellung qwer", "qwer asdf zxcv", "die Bestellung, die Adresse und die Erstattung",
               "Bestellung, Adresse, Erstattung, Konto, Lieferung", "hmm das mit der Bestellung", "das Ding von neulich"],
 }
-EMAIL_MESSAGE = f"my colleague {EMAIL} says hmm"
+EMAIL_MESSAGES = [f"my colleague {EMAIL} says hmm", f"the address is {EMAIL}, hmm", f"that's {EMAIL}", f"{EMAIL} hmm"]
 HANDOFF_WITH_EMAIL = [f"human agent please, {EMAIL}", f"I want to talk to a human, my email is {EMAIL}",
                       f"I want to talk to a human. {EMAIL}", f"Please put me through to a person. {EMAIL}"]
 LOW_CONFIDENCE = 0.6  # bot.review.ReviewInput's default: below it a prediction is queued
@@ -79,8 +80,11 @@ def conversations_for(model: Path) -> Dict[str, List[str]]:
     def hands_off(parse: Dict[str, Any]) -> bool:
         return parse["intent"]["name"] == "human_handoff"
 
+    def links_confidently(parse: Dict[str, Any]) -> bool:
+        return parse["intent"]["name"] == "link_account" and not is_queued(parse)
+
     return {
-        "en-US": ["hello", first(NOISE["en-US"], "en-US", is_queued), EMAIL_MESSAGE,
+        "en-US": ["hello", first(NOISE["en-US"], "en-US", is_queued), first(EMAIL_MESSAGES, "en-US", links_confidently),
                   first(HANDOFF_WITH_EMAIL, "en-US", hands_off)],
         "es-ES": ["hola", first(NOISE["es-ES"], "es-ES", falls_back), "¿Dónde está mi pedido?"],
         "de-DE": ["Hallo", first(NOISE["de-DE"], "de-DE", falls_back), *["Wer hat gestern das Fußballspiel gewonnen?"] * 3],
@@ -171,7 +175,7 @@ def test_no_clear_personal_data_on_the_page_or_in_the_drafts(bot: ReviewedBot) -
     listed = bot.api("queue").text + bot.api("summary").text
     assert EMAIL not in listed and bot.conversations["en-US"][1] in listed
     assert bot.handoff_message in listed
-    redacted = EMAIL_MESSAGE.replace(EMAIL, "[email]")
+    redacted = bot.conversations["en-US"][2].replace(EMAIL, "[email]")
     labelled = bot.api("labels", "POST", json={"id": bot.message_id(redacted), "label": "link_account"})
     assert labelled.status_code == 200 and labelled.json()["language"] == "en"
     exported = bot.api("export", "POST", json={}).json()["drafts"]

@@ -33,8 +33,6 @@ class EntityPlaceholders:
     @classmethod
     def from_training_data(cls, training_data: TrainingData, names: List[Text]) -> EntityPlaceholders:
         """The regexes named in `names` (`entity_placeholders`); a missing one is a clear error."""
-        if not names:
-            return cls([])
         return cls(training_regexes(training_data, names, "TransformerClassifier", "entity_placeholders"))
 
     def apply(self, text: Text) -> Text:

@@ -10,10 +10,13 @@ import torch
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from tokenizers import Tokenizer, models, pre_tokenizers
+
+from tests.conftest import REPO
 
 # (text, intent, retrieval key) in English and Spanish.
 EXAMPLES: List[Tuple[str, str]] = [
@@ -87,3 +90,9 @@ def execution_context() -> ExecutionContext:
 @pytest.fixture()
 def resource() -> Resource:
     return Resource("cs_transformer_test")
+
+
+@pytest.fixture(scope="session")
+def project_regexes() -> TrainingData:
+    """The demo bot's regexes (data/nlu/regex.yml)."""
+    return load_data(str(REPO / "data" / "nlu" / "regex.yml"))

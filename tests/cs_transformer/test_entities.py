@@ -10,20 +10,13 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from cs_transformer import UnicodeRegexEntityExtractor
 from cs_transformer.entities import to_ascii
-from tests.conftest import REPO
 
 CONTEXT = ExecutionContext(GraphSchema({}), "test")
-
-
-@pytest.fixture(scope="module")
-def project_regexes() -> TrainingData:
-    return load_data(str(REPO / "data" / "nlu" / "regex.yml"))
 
 
 @pytest.fixture()

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from cs_transformer.placeholders import EntityPlaceholders
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def project_regexes() -> TrainingData:
-    return load_data(str(REPO / "data" / "nlu" / "regex.yml"))
 
 
 @pytest.mark.parametrize(
